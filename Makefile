@@ -1,0 +1,41 @@
+# Two commands on a fresh machine: `make demo` and `make test`.
+VENV   := .venv
+BIN    := $(VENV)/bin
+PYTHON ?= python3
+PG_TEST_URL    ?= postgresql+asyncpg://postgres@127.0.0.1:5432/cityops_test
+REDIS_TEST_URL ?= redis://127.0.0.1:6379/15
+
+.PHONY: install demo serve test test-pg lint lock bench clean
+
+$(BIN)/.installed: pyproject.toml requirements.lock
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -r requirements.lock
+	$(BIN)/python -m pip install -q --no-deps -e .
+	touch $@
+
+install: $(BIN)/.installed
+
+# Embedded SQLite at ./var/cityops.db, demo district seeded once, served on http://127.0.0.1:8000
+demo: install
+	$(BIN)/cityops db upgrade
+	$(BIN)/cityops demo --if-empty
+	@echo "cityops on http://127.0.0.1:8000  (API docs: /docs; logins printed above, password cityops-demo)"
+	$(BIN)/cityops serve --host 127.0.0.1 --port 8000
+
+# The whole suite on SQLite (Redis tests use the local Redis; they fail, not skip, without it).
+test: install
+	CITYOPS_TEST_REDIS_URL=$(REDIS_TEST_URL) $(BIN)/pytest -q
+
+# The same suite on PostgreSQL.
+test-pg: install
+	CITYOPS_TEST_DATABASE_URL=$(PG_TEST_URL) CITYOPS_TEST_REDIS_URL=$(REDIS_TEST_URL) $(BIN)/pytest -q
+
+lint: install
+	$(BIN)/ruff check src tests bench
+
+lock:
+	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^cityops' > requirements.lock
+
+clean:
+	rm -rf var .pytest_cache

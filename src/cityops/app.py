@@ -1,0 +1,68 @@
+"""The ASGI app: REST API, error mapping, background sweeper."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from cityops import __version__
+from cityops.audit.views import router as audit_router
+from cityops.auth.views import router as auth_router
+from cityops.case import sweeper
+from cityops.case.views import router as case_router
+from cityops.catalog.views import router as catalog_router
+from cityops.config import Settings
+from cityops.deadlines.views import router as calendar_router
+from cityops.errors import error_body, install_handlers
+from cityops.geo.views import router as geo_router
+from cityops.org.views import router as org_router
+from cityops.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None,
+               run_sweeper: bool = True) -> FastAPI:
+    settings = settings or (runtime.settings if runtime else Settings())
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        rt = runtime or Runtime.create(settings)
+        app.state.runtime = rt
+        app.state.settings = rt.settings
+        app.state.sessionmaker = rt.sessionmaker
+        app.state.clock = rt.clock
+        task = asyncio.create_task(sweeper.run_forever(rt)) if run_sweeper else None
+        try:
+            yield
+        finally:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            if runtime is None:
+                await rt.close()
+
+    app = FastAPI(title="cityops", version=__version__, lifespan=lifespan,
+                  description="Smart city-management dispatch platform (智慧城管可视化执法调度平台)")
+    install_handlers(app)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error", exc_info=exc)
+        return JSONResponse(error_body("internal_error", "internal error; it has been logged"), 500)
+
+    for r in (auth_router, org_router, catalog_router, geo_router, case_router, calendar_router, audit_router):
+        app.include_router(r)
+
+    @app.get("/healthz", tags=["meta"], summary="Liveness (also the benchmarks' hello-world baseline)")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app

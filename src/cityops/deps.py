@@ -1,0 +1,72 @@
+"""FastAPI dependencies shared by every view: session, clock, caller, and the role guard."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cityops.auth import service as auth_service
+from cityops.auth.service import Principal
+from cityops.config import Settings
+from cityops.errors import Forbidden, NotAuthenticated
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    async with request.app.state.sessionmaker() as session:
+        yield session
+
+
+def get_now(request: Request) -> datetime:
+    clock: Callable[[], datetime] = request.app.state.clock
+    return clock()
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+DbSession = Annotated[AsyncSession, Depends(get_session)]
+Now = Annotated[datetime, Depends(get_now)]
+AppSettings = Annotated[Settings, Depends(get_settings)]
+
+
+def _bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    return None
+
+
+class RoleGuard:
+    """Route dependency declaring who may call; ``roles`` is introspected by the test that checks every route."""
+
+    def __init__(self, roles: frozenset[str], public: bool = False) -> None:
+        self.roles = roles
+        self.public = public
+
+    async def __call__(self, request: Request, session: DbSession, now: Now) -> Principal | None:
+        token = _bearer(request)
+        if token is None:
+            if self.public:
+                return None
+            raise NotAuthenticated("sign in first: send 'Authorization: Bearer <token>'")
+        principal = await auth_service.principal_for(session, token, now)
+        if not self.public and not (principal.roles & self.roles):
+            raise Forbidden(f"this needs one of the roles: {', '.join(sorted(self.roles))}")
+        return principal
+
+
+def allow(*roles: str) -> Any:
+    """Declare the roles of an endpoint: ``caller: Annotated[Principal, allow("dispatcher")]``."""
+    return Depends(RoleGuard(frozenset(str(r) for r in roles)))
+
+
+def public() -> Any:
+    """An endpoint anyone may call; a bearer token, if sent, is still checked and passed in."""
+    return Depends(RoleGuard(frozenset(), public=True))

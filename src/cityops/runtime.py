@@ -1,0 +1,89 @@
+"""What a running cityops holds besides the database: settings, clock, bus, and cached indexes."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from cityops.case.models import CalendarOverride
+from cityops.config import Settings
+from cityops.db import make_engine, make_sessionmaker, utcnow
+from cityops.deadlines.calendar import WorkCalendar
+from cityops.geo.geojson import Layer
+from cityops.geo.index import Area, AreaIndex
+from cityops.geo.models import AreaRow
+from cityops.realtime.bus import Bus
+
+T = TypeVar("T")
+
+# Other server processes may import geography or calendar overrides; each process re-checks at most this often.
+RELOAD_CHECK_SECONDS = 30.0
+
+
+@dataclass
+class _Cached(Generic[T]):
+    value: T | None = None
+    signature: tuple[object, ...] | None = None
+    checked_at: float = 0.0
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: AsyncEngine
+    sessionmaker: async_sessionmaker[AsyncSession]
+    bus: Bus
+    clock: Callable[[], datetime] = utcnow
+    _geo: _Cached[AreaIndex] = field(default_factory=_Cached)
+    _cal: _Cached[WorkCalendar] = field(default_factory=_Cached)
+
+    @classmethod
+    def create(cls, settings: Settings) -> Runtime:
+        engine = make_engine(settings.database_url)
+        return cls(settings, engine, make_sessionmaker(engine), Bus(settings.redis_url))
+
+    async def close(self) -> None:
+        await self.bus.close()
+        await self.engine.dispose()
+
+    def invalidate(self) -> None:
+        self._geo = _Cached()
+        self._cal = _Cached()
+
+    async def area_index(self, session: AsyncSession) -> AreaIndex:
+        c = self._geo
+        if c.value is not None and time.monotonic() - c.checked_at < RELOAD_CHECK_SECONDS:
+            return c.value
+        sig = tuple((await session.execute(select(func.count(AreaRow.id), func.max(AreaRow.id)))).one())
+        if c.value is None or sig != c.signature:
+            from shapely import wkt
+
+            rows = (await session.execute(select(AreaRow))).scalars().all()
+            areas = [Area(r.id, Layer(r.layer), r.code, r.name, wkt.loads(r.geometry_wkt), r.parent_id) for r in rows]
+            c.value = AreaIndex(areas)
+            c.signature = sig
+        c.checked_at = time.monotonic()
+        return c.value
+
+    async def calendar(self, session: AsyncSession) -> WorkCalendar:
+        c = self._cal
+        if c.value is not None and time.monotonic() - c.checked_at < RELOAD_CHECK_SECONDS:
+            return c.value
+        rows = (await session.execute(select(CalendarOverride.day, CalendarOverride.is_workday))).all()
+        sig = tuple(sorted((d.isoformat(), w) for d, w in rows))
+        if c.value is None or sig != c.signature:
+            c.value = WorkCalendar(
+                tz=ZoneInfo(self.settings.timezone),
+                office_windows=tuple(self.settings.office_windows),
+                overrides={d: w for d, w in rows},
+            )
+            c.signature = sig
+        c.checked_at = time.monotonic()
+        return c.value
