@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
 from datetime import datetime
+from typing import Generic, TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
