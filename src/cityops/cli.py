@@ -51,7 +51,7 @@ def _run(fn: Callable[[Any], Awaitable[T]]) -> T:
 
 
 @db_app.command("upgrade")
-def db_upgrade(revision: str = "head") -> None:
+def db_upgrade(revision: str = "heads") -> None:
     """Create or migrate the schema (Alembic)."""
     from cityops.migrate import upgrade
 

@@ -15,7 +15,7 @@ def alembic_config(url: str) -> Config:
     return cfg
 
 
-def upgrade(url: str, revision: str = "head") -> None:
+def upgrade(url: str, revision: str = "heads") -> None:
     if url.startswith("sqlite"):
         from pathlib import Path
 

@@ -13,6 +13,8 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from cityops.case.models import CalendarOverride
+from cityops.catalog.cache import CatalogCache
+from cityops.catalog.models import Category, FilingCondition
 from cityops.config import Settings
 from cityops.db import make_engine, make_sessionmaker, utcnow
 from cityops.deadlines.calendar import WorkCalendar
@@ -43,6 +45,7 @@ class Runtime:
     clock: Callable[[], datetime] = utcnow
     _geo: _Cached[AreaIndex] = field(default_factory=_Cached)
     _cal: _Cached[WorkCalendar] = field(default_factory=_Cached)
+    _catalog: _Cached[CatalogCache] = field(default_factory=_Cached)
 
     @classmethod
     def create(cls, settings: Settings) -> Runtime:
@@ -56,6 +59,26 @@ class Runtime:
     def invalidate(self) -> None:
         self._geo = _Cached()
         self._cal = _Cached()
+        self._catalog = _Cached()
+
+    async def catalog(self, session: AsyncSession) -> CatalogCache:
+        """Subclasses and their filing conditions in memory: every report looks one up."""
+        c = self._catalog
+        if c.value is not None and time.monotonic() - c.checked_at < RELOAD_CHECK_SECONDS:
+            return c.value
+        sig = (
+            *(await session.execute(select(func.count(Category.id), func.max(Category.id)))).one(),
+            *(await session.execute(select(func.count(FilingCondition.id), func.max(FilingCondition.id),
+                                           func.sum(FilingCondition.deadline_value)))).one(),
+        )
+        if c.value is None or sig != c.signature:
+            cats = (await session.execute(select(Category))).scalars().all()
+            conds = (await session.execute(select(FilingCondition).order_by(FilingCondition.code))).scalars().all()
+            session.expunge_all()
+            c.value = CatalogCache(cats, conds)
+            c.signature = sig
+        c.checked_at = time.monotonic()
+        return c.value
 
     async def area_index(self, session: AsyncSession) -> AreaIndex:
         c = self._geo

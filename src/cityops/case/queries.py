@@ -165,6 +165,26 @@ class Reader:
         rows = await self.s.execute(select(CaseRequest.case_id, CaseRequest.kind).where(CaseRequest.id.in_(ids)))
         return {cid: kind for cid, kind in rows}
 
+    def detail_of_new(self, c: Case) -> CaseDetail | None:
+        """The detail of a case created in this request, from what the service kept (no re-read)."""
+        ctx = getattr(c, "created_context", None)
+        if ctx is None:
+            return None
+        for area in (ctx.place.grid, ctx.place.community, ctx.place.street) if ctx.place else ():
+            if area is not None:
+                self._areas[area.id] = area.name
+        if ctx.category is not None:
+            self._cats[ctx.category.id] = ctx.category
+        if ctx.condition is not None:
+            self._conds[ctx.condition.id] = ctx.condition.code
+        e = ctx.event
+        staff = bool(self.p.roles & (WIDE | {Role.DEPARTMENT, Role.OFFICER}))
+        entry = TimelineEntry(id=e.id, action=e.action, from_status=None, to_status=e.to_status,
+                              actor_id=e.actor_id if staff else None, actor_name=self.p.display_name if staff else None,
+                              actor_role=e.actor_role, at=e.at, lat=e.lat if staff else None,
+                              lon=e.lon if staff else None, note=e.note, attachments=e.attachments, data={})
+        return CaseDetail(**self.read(c).model_dump(), timeline=[entry], handling=[], requests=[])
+
     async def detail(self, c: Case) -> CaseDetail:
         await self.prime([c])
         pending = (await self.pending_map([c])).get(c.id)

@@ -6,6 +6,7 @@ Load → rules (workflow, clocks) → write case, timeline, audit → commit →
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -23,14 +24,23 @@ from cityops.case import workflow as wf
 from cityops.case.models import Case, CaseCounter, CaseEvent, CaseRequest, Escalation, HandlingRecord, IdempotencyKey
 from cityops.case.schemas import ActionIn, CaseCreate
 from cityops.catalog import service as catalog_service
-from cityops.catalog.models import FilingCondition
+from cityops.catalog.models import Category, FilingCondition
 from cityops.db import writing
 from cityops.deadlines.engine import Limit
 from cityops.deadlines.units import TimeUnit, parse_unit
 from cityops.errors import Conflict, InvalidInput, NotFound
+from cityops.geo.index import Placement
 from cityops.org.models import Department
 from cityops.realtime.events import Audience, CaseChanged
 from cityops.runtime import Runtime
+
+
+@dataclass(frozen=True)
+class CreatedContext:
+    event: CaseEvent
+    place: Placement | None
+    category: Category | None
+    condition: FilingCondition | None
 
 
 def actor_of(p: Principal) -> wf.Actor:
@@ -124,9 +134,9 @@ async def _insert_case(rt: Runtime, session: AsyncSession, *, data: CaseCreate, 
                        now: datetime) -> Case:
     category = condition = None
     if data.category_code:
-        category = await catalog_service.resolve_category(session, code=data.category_code, edition=data.edition,
-                                                          kind=data.category_kind)
-        condition = await catalog_service.resolve_condition(session, category=category, code=data.condition_code)
+        catalog = await rt.catalog(session)
+        category = catalog.category(code=data.category_code, edition=data.edition, kind=data.category_kind)
+        condition = catalog.condition(category, data.condition_code)
     elif data.condition_code:
         raise InvalidInput("condition_code needs category_code", field="category_code")
     index = await rt.area_index(session)
@@ -155,9 +165,12 @@ async def _insert_case(rt: Runtime, session: AsyncSession, *, data: CaseCreate, 
     )
     session.add(case)
     await session.flush()
-    session.add(CaseEvent(case_id=case.id, action="report", from_status=None, to_status=case.status,
-                          actor_id=caller.user_id, actor_role=_main_role(caller), at=now, lat=data.lat,
-                          lon=data.lon, note=data.description or None, attachments=data.attachments, data={}))
+    event = CaseEvent(case_id=case.id, action="report", from_status=None, to_status=case.status,
+                      actor_id=caller.user_id, actor_role=_main_role(caller), at=now, lat=data.lat,
+                      lon=data.lon, note=data.description or None, attachments=data.attachments, data={})
+    session.add(event)
+    # What the response needs is known here; keeping it saves re-reading the case (see case/views.py).
+    case.created_context = CreatedContext(event, place, category, condition)  # type: ignore[attr-defined]
     await audit_service.append(
         session, now=now, actor_id=caller.user_id, action="case.report", entity_type="case", entity_id=case.id,
         data={"case_no": case.case_no, "channel": case.channel, "lat": data.lat, "lon": data.lon,

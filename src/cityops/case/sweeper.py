@@ -60,6 +60,8 @@ async def sweep(rt: Runtime, session: AsyncSession, *, now: datetime, batch: int
                     update(Case).where(Case.id == case.id)
                     .values(escalation_level=Case.escalation_level + 1, version=Case.version + 1, updated_at=now)
                     .returning(Case.escalation_level))
+                # The claim was inserted before the level was known; record the level this escalation reached.
+                await session.execute(update(Escalation).where(Escalation.id == claimed).values(level=level))
                 session.add(CaseEvent(case_id=case.id, action="escalate", from_status=case.status,
                                       to_status=case.status, actor_id=None, actor_role="system", at=now,
                                       note=None, attachments=[], data={"reason": reason, "level": level}))

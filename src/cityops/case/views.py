@@ -46,7 +46,8 @@ async def create_case(
         response.status_code = 200
         response.headers["Idempotent-Replayed"] = "true"
     response.headers["Location"] = f"/api/v1/cases/{case.id}"
-    return await (await _reader(request, session, caller, now)).detail(case)
+    reader = await _reader(request, session, caller, now)
+    return reader.detail_of_new(case) or await reader.detail(case)
 
 
 @router.get("", response_model=CasePage, summary="List cases visible to the caller")
