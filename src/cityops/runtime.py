@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -43,6 +43,8 @@ class Runtime:
     sessionmaker: async_sessionmaker[AsyncSession]
     bus: Bus
     clock: Callable[[], datetime] = utcnow
+    # Per-runtime service objects created on first use (e.g. the report intake writer); closed with the runtime.
+    services: dict[str, Any] = field(default_factory=dict)
     _geo: _Cached[AreaIndex] = field(default_factory=_Cached)
     _cal: _Cached[WorkCalendar] = field(default_factory=_Cached)
     _catalog: _Cached[CatalogCache] = field(default_factory=_Cached)
@@ -53,6 +55,8 @@ class Runtime:
         return cls(settings, engine, make_sessionmaker(engine), Bus(settings.redis_url))
 
     async def close(self) -> None:
+        for svc in self.services.values():
+            await svc.close()
         await self.bus.close()
         await self.engine.dispose()
 

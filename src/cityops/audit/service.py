@@ -26,7 +26,8 @@ async def append(
     if session.bind.dialect.name == "postgresql":
         # Serialise appenders until commit so two transactions never chain onto the same head.
         await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
-    head = (await session.execute(select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1))).first()
+    head = (await session.execute(
+        select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1))).first()
     seq, prev = (head[0] + 1, head[1]) if head else (1, GENESIS)
     body = canonical_json(data or {})
     digest = entry_hash(
@@ -40,6 +41,31 @@ async def append(
         )
     )
     return digest
+
+
+async def append_many(session: AsyncSession, entries: list[dict[str, Any]]) -> None:
+    """Append several entries in order with one head read and one multi-row INSERT (group commit of reports).
+    Each dict has the keyword arguments of ``append``."""
+    if not entries:
+        return
+    if session.bind.dialect.name == "postgresql":
+        await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
+    head = (await session.execute(
+        select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1))).first()
+    seq, prev = (head[0], head[1]) if head else (0, GENESIS)
+    rows = []
+    for e in entries:
+        seq += 1
+        at = e["now"].astimezone(UTC)
+        body = canonical_json(e.get("data") or {})
+        entity_id = str(e["entity_id"])
+        digest = entry_hash(seq=seq, at=at, actor_id=e["actor_id"], action=e["action"],
+                            entity_type=e["entity_type"], entity_id=entity_id, data=body, prev_hash=prev)
+        rows.append({"seq": seq, "at": at, "actor_id": e["actor_id"], "action": e["action"],
+                     "entity_type": e["entity_type"], "entity_id": entity_id, "data": body, "prev_hash": prev,
+                     "hash": digest})
+        prev = digest
+    await session.execute(insert(AuditEntry), rows)
 
 
 @dataclass(frozen=True)

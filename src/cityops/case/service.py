@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -33,6 +33,9 @@ from cityops.geo.index import Placement
 from cityops.org.models import Department
 from cityops.realtime.events import Audience, CaseChanged
 from cityops.runtime import Runtime
+
+if TYPE_CHECKING:
+    from cityops.case.intake import Report
 
 
 @dataclass(frozen=True)
@@ -59,25 +62,6 @@ def _request_hash(data: CaseCreate) -> str:
     return hashlib.sha256(canonical_json(data.model_dump()).encode()).hexdigest()
 
 
-async def _next_case_no(session: AsyncSession, rt: Runtime, now: datetime) -> str:
-    day = now.astimezone(await _tz(rt)).date()
-    # UPDATE … RETURNING takes the row lock on PostgreSQL, so concurrent creators get distinct numbers.
-    got = await session.scalar(
-        update(CaseCounter).where(CaseCounter.day == day).values(last=CaseCounter.last + 1).returning(CaseCounter.last)
-    )
-    if got is None:
-        session.add(CaseCounter(day=day, last=1))
-        await session.flush()
-        got = 1
-    return f"{day:%Y%m%d}{got:05d}"
-
-
-async def _tz(rt: Runtime) -> Any:
-    from zoneinfo import ZoneInfo
-
-    return ZoneInfo(rt.settings.timezone)
-
-
 def _event(kind: str, case: Case, action: str, now: datetime) -> CaseChanged:
     users = [u for u in (case.reporter_id, case.officer_id, case.inspector_id) if u is not None]
     depts = [case.department_id] if case.department_id is not None else []
@@ -99,13 +83,15 @@ async def create(
         found = await _idempotent_hit(session, caller.user_id, idempotency_key, req_hash)
         if found is not None:
             return found, False
+    from cityops.case.intake import writer_for
+
+    report = await _prepare(rt, session, data=data, caller=caller, now=now)
+    if idempotency_key is not None:
+        report.idempotency = IdempotencyKey(user_id=caller.user_id, key=idempotency_key, request_hash=req_hash,
+                                            created_at=now)
+    await session.rollback()  # end the read transaction: the intake writer writes on its own connection
     try:
-        async with writing(session):
-            case = await _insert_case(rt, session, data=data, caller=caller, now=now)
-            if idempotency_key is not None:
-                session.add(IdempotencyKey(user_id=caller.user_id, key=idempotency_key, request_hash=req_hash,
-                                           case_id=case.id, created_at=now))
-                await session.flush()
+        case = await writer_for(rt).submit(report)
     except IntegrityError:
         # A concurrent retry with the same key won the race: answer with its case.
         if idempotency_key is None:
@@ -130,8 +116,11 @@ async def _idempotent_hit(session: AsyncSession, user_id: int, key: str, req_has
     return await session.get(Case, row.case_id)
 
 
-async def _insert_case(rt: Runtime, session: AsyncSession, *, data: CaseCreate, caller: Principal,
-                       now: datetime) -> Case:
+async def _prepare(rt: Runtime, session: AsyncSession, *, data: CaseCreate, caller: Principal,
+                   now: datetime) -> Report:
+    """Decide everything about a new case (catalog, place, clocks) without writing; the intake writer writes."""
+    from cityops.case.intake import Report
+
     category = condition = None
     if data.category_code:
         catalog = await rt.catalog(session)
@@ -150,7 +139,7 @@ async def _insert_case(rt: Runtime, session: AsyncSession, *, data: CaseCreate, 
     step_due = add_limit(now, step, cal)
     title = data.title or (category.name if category else (data.description[:40] or "未分类问题"))
     case = Case(
-        case_no=await _next_case_no(session, rt, now), status=wf.Status.REPORTED.value,
+        case_no="", status=wf.Status.REPORTED.value,
         channel=_channel_for(caller, data.channel), title=title, description=data.description,
         address=data.address, lat=data.lat, lon=data.lon,
         grid_id=place.grid.id if place and place.grid else None,
@@ -163,20 +152,14 @@ async def _insert_case(rt: Runtime, session: AsyncSession, *, data: CaseCreate, 
         step="file", step_started_at=now, step_due_at=step_due.due_at, pauses=[],
         created_at=now, updated_at=now, rework_count=0, return_count=0, extension_count=0, escalation_level=0,
     )
-    session.add(case)
-    await session.flush()
-    event = CaseEvent(case_id=case.id, action="report", from_status=None, to_status=case.status,
+    event = CaseEvent(action="report", from_status=None, to_status=case.status,
                       actor_id=caller.user_id, actor_role=_main_role(caller), at=now, lat=data.lat,
                       lon=data.lon, note=data.description or None, attachments=data.attachments, data={})
-    session.add(event)
     # What the response needs is known here; keeping it saves re-reading the case (see case/views.py).
     case.created_context = CreatedContext(event, place, category, condition)  # type: ignore[attr-defined]
-    await audit_service.append(
-        session, now=now, actor_id=caller.user_id, action="case.report", entity_type="case", entity_id=case.id,
-        data={"case_no": case.case_no, "channel": case.channel, "lat": data.lat, "lon": data.lon,
-              "category_id": case.category_id, "condition_id": case.condition_id},
-    )
-    return case
+    audit = {"channel": case.channel, "lat": data.lat, "lon": data.lon, "category_id": case.category_id,
+             "condition_id": case.condition_id}
+    return Report(case=case, event=event, audit=audit, idempotency=None, now=now)
 
 
 def _main_role(p: Principal) -> str | None:
