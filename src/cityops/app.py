@@ -22,6 +22,9 @@ from cityops.deadlines.views import router as calendar_router
 from cityops.errors import error_body, install_handlers
 from cityops.geo.views import router as geo_router
 from cityops.org.views import router as org_router
+from cityops.realtime import providers
+from cityops.realtime.hub import Hub
+from cityops.realtime.views import router as realtime_router
 from cityops.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -38,10 +41,16 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         app.state.settings = rt.settings
         app.state.sessionmaker = rt.sessionmaker
         app.state.clock = rt.clock
+        await rt.bus.start()
+        hub = Hub()
+        providers.install(hub, rt)
+        hub.start(rt.bus.subscribe(maxsize=10_000))
+        app.state.hub = hub
         task = asyncio.create_task(sweeper.run_forever(rt)) if run_sweeper else None
         try:
             yield
         finally:
+            await hub.stop()
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -58,7 +67,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         log.exception("unhandled error", exc_info=exc)
         return JSONResponse(error_body("internal_error", "internal error; it has been logged"), 500)
 
-    for r in (auth_router, org_router, catalog_router, geo_router, case_router, calendar_router, audit_router):
+    for r in (auth_router, org_router, catalog_router, geo_router, case_router, calendar_router, audit_router,
+              realtime_router):
         app.include_router(r)
 
     @app.get("/healthz", tags=["meta"], summary="Liveness (also the benchmarks' hello-world baseline)")

@@ -29,4 +29,36 @@ class CaseChanged(BaseModel):
     audience: Audience
 
 
-Event = CaseChanged
+class PositionUpdated(BaseModel):
+    """The latest accepted fix of a device (conflated: at most one per device per history flush)."""
+
+    model_config = ConfigDict(extra="forbid")
+    type: Literal["position.updated"] = "position.updated"
+    device_id: int
+    officer_id: int | None
+    lat: float
+    lon: float
+    at: datetime
+    speed_mps: float | None
+    bearing: float | None
+    accuracy_m: float | None
+    battery: float | None
+    audience: Audience
+
+
+class OfficerStatusChanged(BaseModel):
+    """An officer's CAD status changed (off duty / available / assigned / en route / on scene / busy)."""
+
+    model_config = ConfigDict(extra="forbid")
+    type: Literal["officer.status_changed"] = "officer.status_changed"
+    officer_id: int
+    status: str
+    previous: str | None
+    duty: str
+    case_id: int | None
+    department_id: int | None
+    at: datetime
+    audience: Audience
+
+
+Event = CaseChanged | PositionUpdated | OfficerStatusChanged
