@@ -21,11 +21,13 @@ from cityops.config import Settings
 from cityops.deadlines.views import router as calendar_router
 from cityops.errors import error_body, install_handlers
 from cityops.geo.views import router as geo_router
+from cityops.open311.views import router as open311_router
 from cityops.org.views import router as org_router
 from cityops.realtime import providers
 from cityops.realtime.hub import Hub
 from cityops.realtime.views import router as realtime_router
 from cityops.runtime import Runtime
+from cityops.web import views as web
 
 log = logging.getLogger(__name__)
 
@@ -68,8 +70,10 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         return JSONResponse(error_body("internal_error", "internal error; it has been logged"), 500)
 
     for r in (auth_router, org_router, catalog_router, geo_router, case_router, calendar_router, audit_router,
-              realtime_router):
+              realtime_router, open311_router):
         app.include_router(r)
+
+    web.mount(app)
 
     @app.get("/healthz", tags=["meta"], summary="Liveness (also the benchmarks' hello-world baseline)")
     async def healthz() -> dict[str, str]:

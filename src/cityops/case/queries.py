@@ -132,6 +132,12 @@ class Reader:
                 wf.authorize(rule, actor, snap)
             except wf.NotPermitted:
                 continue
+            # A pending request freezes the case (only its decision and 督办 remain); without one there is
+            # nothing to approve or reject.
+            if pending is not None and rule.action not in ("approve", "reject", "escalate"):
+                continue
+            if pending is None and rule.action in ("approve", "reject"):
+                continue
             if snap.status in rule.from_states:
                 out.append(rule.action)
         return out

@@ -149,8 +149,6 @@ async def _walk(rt: Runtime, rng: random.Random, cat: Category, lat: float, lon:
             await case_service.act(rt, s, case_id=cid, body=ActionIn(**kw), caller=who, now=t)  # type: ignore[arg-type]
         return True
 
-    # Stop the walk at a point that depends on the case's age, so recent cases are still in progress.
-    stages = 13 if age_h > 30 else rng.randint(1, 12)
     if rng.random() < 0.05:
         await step(users["shiftlead"], rng.uniform(5, 40), action="void", note="重复上报")
         return
@@ -187,6 +185,8 @@ async def _walk(rt: Runtime, rng: random.Random, cat: Category, lat: float, lon:
     if Role.RESIDENT in reporter.roles:
         plan.append((reporter, rng.uniform(60, 600), {"action": "evaluate", "satisfaction": rng.choice(
             ["satisfied"] * 8 + ["basically_satisfied", "dissatisfied"])}))
+    # Stop the walk at a point that depends on the case's age, so recent cases are still in progress.
+    stages = len(plan) if age_h > 30 else rng.randint(1, len(plan) - 1)
     for who, minutes, kw in plan[:stages]:
         if not await step(who, minutes, **kw):
             return

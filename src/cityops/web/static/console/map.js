@@ -1,0 +1,80 @@
+// The district map: our own grids and road segments (works without tiles), cases by deadline colour, officers.
+import { api } from "../common/api.js";
+import { t } from "../common/i18n.js";
+import { projector } from "../common/coords.js";
+import { escapeHtml } from "../common/format.js";
+
+const L = window.L;
+const COLORS = { green: "#2fbf71", yellow: "#f2c230", red: "#f0524f", paused: "#7b8794", none: "#3aa0ff" };
+const OFFICER_COLORS = { available: "#2fbf71", assigned: "#3aa0ff", en_route: "#f2c230", on_scene: "#b07cff", busy: "#f08a4f", off_duty: "#7b8794", offline: "#555" };
+
+export class CaseMap {
+  constructor(el, config) {
+    this.p = projector(config.tile_crs);
+    this.map = L.map(el, { zoomControl: true, preferCanvas: true, maxZoom: 19 }).setView(config.center, config.zoom);
+    this.tiles = config.tile_url ? L.tileLayer(config.tile_url, { attribution: config.tile_attribution, maxZoom: 19 }) : null;
+    if (this.tiles) this.tiles.addTo(this.map);
+    this.grids = L.geoJSON(null, { style: { color: "#3a5875", weight: 1, fillOpacity: 0.04 }, coordsToLatLng: (c) => L.latLng(...this.p.toMap(c[1], c[0])), onEachFeature: (f, l) => l.bindTooltip(escapeHtml(f.properties.name)) });
+    this.roads = L.geoJSON(null, { style: { color: "#5b7a99", weight: 3, opacity: 0.7 }, coordsToLatLng: (c) => L.latLng(...this.p.toMap(c[1], c[0])), onEachFeature: (f, l) => l.bindTooltip(escapeHtml(f.properties.name)) });
+    this.cases = L.markerClusterGroup ? L.markerClusterGroup({ maxClusterRadius: 30 }) : L.layerGroup();
+    this.officers = L.layerGroup();
+    this.officerMarkers = new Map();
+    const overlays = { [t("layer.grids")]: this.grids, [t("layer.roads")]: this.roads, [t("layer.cases")]: this.cases, [t("layer.officers")]: this.officers };
+    for (const layer of Object.values(overlays)) layer.addTo(this.map);
+    this.extra = overlays;
+    this.control = L.control.layers(null, overlays, { collapsed: true }).addTo(this.map);
+    // The grid layout settles after Leaflet measured the container: re-measure whenever it changes size.
+    new ResizeObserver(() => {
+      this.map.invalidateSize();
+      if (!this.fitted && this.grids.getLayers().length) { this.map.fitBounds(this.grids.getBounds(), { padding: [10, 10] }); this.fitted = true; }
+    }).observe(el);
+  }
+
+  addOverlay(name, layer) { layer.addTo(this.map); this.control.addOverlay(layer, name); }
+
+  async loadLayers() {
+    const [grids, roads] = await Promise.all([api("/api/v1/geo/layers/grid"), api("/api/v1/geo/layers/road")]);
+    this.grids.addData(grids);
+    this.roads.addData(roads);
+    if (grids.features.length) this.map.fitBounds(this.grids.getBounds(), { padding: [10, 10] });
+  }
+
+  showCases(cases, onClick) {
+    this.cases.clearLayers();
+    for (const c of cases) {
+      const clock = c.step_clock || c.case_clock;
+      const color = COLORS[clock ? clock.light : "none"] || COLORS.none;
+      const m = L.circleMarker(this.p.toMap(c.lat, c.lon), { radius: 8, color: "#fff", weight: 2, fillColor: color, fillOpacity: 0.95 });
+      m.bindTooltip(`${escapeHtml(c.case_no)} ${escapeHtml(c.title)}`);
+      m.on("click", () => onClick(c.id));
+      this.cases.addLayer(m);
+    }
+  }
+
+  focus(lat, lon) { this.map.setView(this.p.toMap(lat, lon), Math.max(this.map.getZoom(), 16)); }
+
+  showOfficers(items) { this.officers.clearLayers(); this.officerMarkers.clear(); for (const o of items) this.updateOfficer(o); }
+
+  updateOfficer(o) {
+    if (o.lat === undefined || o.lon === undefined || o.lat === null) return;
+    const key = o.officer_id ?? o.device_id;
+    const color = OFFICER_COLORS[o.status] || OFFICER_COLORS.available;
+    const ageMin = o.fix_time || o.at ? Math.round((Date.now() - new Date(o.fix_time || o.at)) / 60000) : null;
+    const label = `${escapeHtml(o.officer_name || o.name || o.device_name || key)} · ${o.status ? t(`officer.${o.status}`) : ""}${ageMin !== null ? ` · ${ageMin}′` : ""}`;
+    let m = this.officerMarkers.get(key);
+    const ll = this.p.toMap(o.lat, o.lon);
+    if (!m) {
+      m = L.marker(ll, { icon: this.icon(color, o.heading ?? o.bearing) }).bindTooltip(label);
+      this.officerMarkers.set(key, m);
+      this.officers.addLayer(m);
+    } else {
+      m.setLatLng(ll); m.setIcon(this.icon(color, o.heading ?? o.bearing)); m.setTooltipContent(label);
+    }
+  }
+
+  icon(color, heading) {
+    const rot = heading === undefined || heading === null ? 0 : heading;
+    return L.divIcon({ className: "", iconSize: [22, 22], iconAnchor: [11, 11],
+      html: `<svg width="22" height="22" viewBox="0 0 22 22" style="transform:rotate(${rot}deg)"><circle cx="11" cy="11" r="8" fill="${color}" stroke="#fff" stroke-width="2"/><path d="M11 1 L15 8 L7 8 Z" fill="#fff"/></svg>` });
+  }
+}
