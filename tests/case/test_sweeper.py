@@ -164,8 +164,9 @@ async def test_suspended_and_closed_cases_are_never_escalated(rt: Runtime, world
     closed = await _dispatched(rt, w, d)
     t = d
     for who, action, params in (
-        ("officer", "accept", {}), ("officer", "arrive", {}), ("officer", "handle", {"handling": {"measure": "warning"}}),
-        ("officer", "feed_back", {}), ("inspector", "check", {"passed": True}), ("shiftlead", "close", {}),
+        ("officer", "accept", {}), ("officer", "arrive", {}),
+        ("officer", "handle", {"handling": {"measure": "warning"}}), ("officer", "feed_back", {}),
+        ("inspector", "check", {"passed": True}), ("shiftlead", "close", {}),
     ):
         t += MIN
         await _act(rt, w, closed, who, action, t, **params)

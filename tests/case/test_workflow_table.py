@@ -318,3 +318,22 @@ def test_suspended_case_cannot_be_escalated_or_moved_on() -> None:
         wf.transition(case, "escalate", actor(Role.COMMANDER))
     with pytest.raises(IllegalTransition):
         wf.transition(case, "handle", actor(Role.OFFICER), {"measure": "warning"})
+
+
+def test_available_offers_only_moves_that_can_succeed() -> None:
+    """The UI's buttons: a failed check offers rework, not close; nothing to decide offers no approve/reject;
+    an officer on a fed-back case has no request kind left to ask for."""
+    lead = wf.Actor(1, frozenset({"shift_lead"}))
+    failed = wf.CaseSnapshot(status=wf.Status.CHECKED, department_id=3, officer_id=9, check_passed=False)
+    passed = wf.CaseSnapshot(status=wf.Status.CHECKED, department_id=3, officer_id=9, check_passed=True)
+    assert wf.available(failed, lead) == ["rework", "escalate"]
+    assert wf.available(passed, lead) == ["close", "rework", "escalate"]
+    officer = wf.Actor(9, frozenset({"officer"}), department_id=3)
+    fed_back = wf.CaseSnapshot(status=wf.Status.FED_BACK, department_id=3, officer_id=9)
+    assert wf.available(fed_back, officer) == []
+    on_scene = wf.CaseSnapshot(status=wf.Status.ON_SCENE, department_id=3, officer_id=9)
+    assert wf.available(on_scene, officer) == ["handle", "request"]
+    pending = wf.CaseSnapshot(status=wf.Status.ON_SCENE, department_id=3, officer_id=9,
+                              pending_request=wf.RequestKind.EXTEND)
+    assert wf.available(pending, officer) == []
+    assert wf.available(pending, lead) == ["approve", "reject", "escalate"]

@@ -67,7 +67,7 @@ async def list_cases(
         query = query.where(Case.created_at < created_to)
     if overdue_at is not None:
         query = query.where(
-            or_(Case.due_at < overdue_at, Case.step_due_at < overdue_at),
+            or_(Case.due_at <= overdue_at, Case.step_due_at <= overdue_at),
             Case.status.notin_([s.value for s in wf.TERMINAL] + [wf.Status.SUSPENDED.value]),
         )
     if q:
@@ -124,23 +124,7 @@ class Reader:
         return case_clock, step_clock
 
     def allowed(self, c: Case, pending: str | None) -> list[str]:
-        actor = actor_of(self.p)
-        out = []
-        snap = snapshot(c, pending)
-        for rule in wf.TRANSITIONS:
-            try:
-                wf.authorize(rule, actor, snap)
-            except wf.NotPermitted:
-                continue
-            # A pending request freezes the case (only its decision and 督办 remain); without one there is
-            # nothing to approve or reject.
-            if pending is not None and rule.action not in ("approve", "reject", "escalate"):
-                continue
-            if pending is None and rule.action in ("approve", "reject"):
-                continue
-            if snap.status in rule.from_states:
-                out.append(rule.action)
-        return out
+        return wf.available(snapshot(c, pending), actor_of(self.p))
 
     def read(self, c: Case, pending: str | None = None) -> CaseRead:
         cat = self._cats.get(c.category_id) if c.category_id else None

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -21,7 +21,7 @@ from cityops.auth.roles import Role
 from cityops.auth.service import Principal
 from cityops.case import clocks
 from cityops.case import workflow as wf
-from cityops.case.models import Case, CaseCounter, CaseEvent, CaseRequest, Escalation, HandlingRecord, IdempotencyKey
+from cityops.case.models import Case, CaseEvent, CaseRequest, Escalation, HandlingRecord, IdempotencyKey
 from cityops.case.schemas import ActionIn, CaseCreate
 from cityops.catalog import service as catalog_service
 from cityops.catalog.models import Category, FilingCondition
@@ -315,6 +315,12 @@ async def _apply(rt: Runtime, session: AsyncSession, case: Case, o: wf.Outcome, 
     elif a == "arrive":
         case.arrived_at = now
         await _start_step(rt, session, case, "feedback", now)
+        from cityops.tracking.arrival import arrival_data
+
+        # Distance from the case (a manual press far away is allowed but flagged); a device's fix is the evidence.
+        data.update(arrival_data(case_lat=case.lat, case_lon=case.lon, lat=body.lat, lon=body.lon,
+                                 radius_m=rt.settings.tracking.arrival_radius_m,
+                                 by_device=caller.token_kind == "device", refs=body.attachments))
     elif a == "handle":
         h = body.handling
         assert h is not None  # the workflow refused a handle without a measure
@@ -353,9 +359,8 @@ async def _apply(rt: Runtime, session: AsyncSession, case: Case, o: wf.Outcome, 
         session.add(Escalation(case_id=case.id, reason=f"manual:{case.escalation_level}",
                                level=case.escalation_level, at=now, by_user_id=caller.user_id, note=body.note))
         data["level"] = case.escalation_level
-    if a in ("file", "void") or o.to_status is wf.Status.VOIDED:
-        if case.step == "file":
-            await _start_step(rt, session, case, None, now)
+    if (a in ("file", "void") or o.to_status is wf.Status.VOIDED) and case.step == "file":
+        await _start_step(rt, session, case, None, now)
     if o.to_status in (wf.Status.CLOSED, wf.Status.VOIDED):
         await _start_step(rt, session, case, None, now)
     return data
@@ -426,7 +431,7 @@ async def _resume(rt: Runtime, session: AsyncSession, case: Case, now: datetime)
         unit = clocks.step_limit(case.step, rt.settings.steps).unit
         case.step_due_at, _ = clocks.shift_after_pause(due_at=case.step_due_at, unit=unit, paused_at=paused_at,
                                                        resumed_at=now, cal=cal)
-    case.pauses = [*case.pauses, [paused_at.isoformat(), now.isoformat()]]
+    case.pauses = [*case.pauses, [paused_at.astimezone(UTC).isoformat(), now.astimezone(UTC).isoformat()]]
     case.suspended_at = None
     case.status_before_suspend = None
 

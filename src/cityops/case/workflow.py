@@ -238,13 +238,36 @@ def transition(case: CaseSnapshot, action: str, actor: Actor, params: Mapping[st
         raise IllegalTransition(
             f"cannot '{action}' a case that is {case.status.value}; '{action}' applies to: {allowed}"
         )
-    if case.pending_request is not None and action not in ("approve", "reject", "escalate"):
-        if action not in ("request",):
-            # A decision is pending; moving the case under it would make the decision meaningless.
-            raise IllegalTransition(
-                f"a '{case.pending_request.value}' request is waiting for approval; approve or reject it first"
-            )
+    if case.pending_request is not None and action not in ("approve", "reject", "escalate", "request"):
+        # A decision is pending; moving the case under it would make the decision meaningless.
+        raise IllegalTransition(
+            f"a '{case.pending_request.value}' request is waiting for approval; approve or reject it first"
+        )
     return _DECIDE.get(action, _plain)(rule, case, actor, as_role, params)
+
+
+def available(case: CaseSnapshot, actor: Actor) -> list[str]:
+    """The actions ``actor`` could take on ``case`` now (parameters aside): what a UI should offer."""
+    out = []
+    for rule in TRANSITIONS:
+        try:
+            authorize(rule, actor, case)
+        except NotPermitted:
+            continue
+        if case.status not in rule.from_states:
+            continue
+        if case.pending_request is not None and rule.action not in ("approve", "reject", "escalate"):
+            continue
+        if case.pending_request is None and rule.action in ("approve", "reject"):
+            continue
+        if rule.action == "close" and case.check_passed is not True:
+            continue
+        if rule.action == "request":
+            roles = {r for r, scope in rule.grants if r in actor.roles and _in_scope(scope, actor, case, "request")}
+            if not any(case.status in _REQUESTABLE[k] and roles & REQUEST_GRANTS[k] for k in RequestKind):
+                continue
+        out.append(rule.action)
+    return out
 
 
 def _plain(rule: Rule, case: CaseSnapshot, actor: Actor, role: Role, params: Mapping[str, Any]) -> Outcome:
