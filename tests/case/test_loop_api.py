@@ -134,3 +134,27 @@ async def test_bad_parameters_are_422_naming_the_field(client: httpx.AsyncClient
                           headers=w.h("dispatcher"))
     assert r.status_code == 422 and r.json()["error"]["field"] == "bogus"
     assert (await _state(client, w, cid))["status"] == "filed"
+
+
+async def test_action_retry_with_idempotency_key_is_harmless(client: httpx.AsyncClient, world: World) -> None:
+    """The field app's outbox may send an action twice (the answer was lost): the retry must not 409 or act twice."""
+    w = world
+    cid = (await new_case(client, w))["id"]
+    await act(client, w, cid, "shiftlead", "file")
+    await act(client, w, cid, "dispatcher", "dispatch", department_id=w.departments["enforcement"],
+              officer_id=w.users["officer"])
+    url = f"/api/v1/cases/{cid}/actions"
+    first = await client.post(url, json={"action": "accept"}, headers={**w.h("officer"), "Idempotency-Key": "k-1"})
+    again = await client.post(url, json={"action": "accept"}, headers={**w.h("officer"), "Idempotency-Key": "k-1"})
+    assert (first.status_code, again.status_code) == (200, 200)
+    assert again.json()["status"] == "accepted"
+    assert [e["action"] for e in again.json()["timeline"]].count("accept") == 1
+    other = await client.post(url, json={"action": "depart"}, headers={**w.h("officer"), "Idempotency-Key": "k-1"})
+    assert other.status_code == 409 and other.json()["error"]["field"] == "Idempotency-Key"
+    # A refused move does not burn its key: after fixing the cause the same key works.
+    handle = {"action": "handle", "handling": {"measure": "warning"}}
+    bad = await client.post(url, json=handle, headers={**w.h("officer"), "Idempotency-Key": "k-2"})
+    assert bad.status_code == 409  # not on scene yet
+    await act(client, w, cid, "officer", "arrive")
+    ok = await client.post(url, json=handle, headers={**w.h("officer"), "Idempotency-Key": "k-2"})
+    assert ok.status_code == 200 and ok.json()["status"] == "handled"

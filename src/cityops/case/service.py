@@ -192,11 +192,25 @@ async def load_for_update(session: AsyncSession, case_id: int) -> Case:
 
 
 async def act(
-    rt: Runtime, session: AsyncSession, *, case_id: int, body: ActionIn, caller: Principal, now: datetime
+    rt: Runtime, session: AsyncSession, *, case_id: int, body: ActionIn, caller: Principal, now: datetime,
+    idempotency_key: str | None = None,
 ) -> Case:
-    """One move of the loop, all or nothing: a refused move changes nothing."""
+    """One move of the loop, all or nothing: a refused move changes nothing.
+
+    With an ``idempotency_key`` (the field app's outbox sends one per queued action), a retry of a move that was
+    already made returns the case as it is instead of a 409, and the same key for another move is refused.
+    """
+    key_hash = hashlib.sha256(canonical_json({"case_id": case_id, **body.model_dump()}).encode()).hexdigest()
+    if idempotency_key is not None:
+        found = await _idempotent_hit(session, caller.user_id, idempotency_key, key_hash)
+        if found is not None:
+            return found
+        await session.rollback()
     async with writing(session):
         case = await load_for_update(session, case_id)
+        if idempotency_key is not None:
+            session.add(IdempotencyKey(user_id=caller.user_id, key=idempotency_key, request_hash=key_hash,
+                                       case_id=case_id, created_at=now))
         if body.expected_version is not None and body.expected_version != case.version:
             raise Conflict(f"the case changed meanwhile (version {case.version}, you had {body.expected_version}); "
                            "reload and try again", field="expected_version")

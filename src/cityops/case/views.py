@@ -95,9 +95,11 @@ async def get_case(request: Request, case_id: int, session: DbSession, now: Now,
 
 @router.post("/{case_id}/actions", response_model=CaseDetail, summary="Move the case one step (see docs/workflow.md)")
 async def act(request: Request, case_id: int, body: ActionIn, session: DbSession, now: Now,
-              caller: Annotated[Principal, allow(*ACTORS)]) -> CaseDetail:
+              caller: Annotated[Principal, allow(*ACTORS)],
+              idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None) -> CaseDetail:
     await queries.get_visible(session, caller, case_id)
-    case = await case_service.act(_rt(request), session, case_id=case_id, body=body, caller=caller, now=now)
+    case = await case_service.act(_rt(request), session, case_id=case_id, body=body, caller=caller, now=now,
+                                  idempotency_key=idempotency_key)
     return await (await _reader(request, session, caller, now)).detail(case)
 
 
