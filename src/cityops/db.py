@@ -109,5 +109,11 @@ async def writing(session: AsyncSession) -> AsyncIterator[AsyncSession]:
             lock.release()
 
 
+def dialect(session: AsyncSession) -> str:
+    """'sqlite' or 'postgresql': the few places that differ (locks, upserts) branch on this."""
+    bind = session.get_bind()
+    return str(bind.dialect.name)
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)

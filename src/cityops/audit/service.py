@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cityops.audit.chain import GENESIS, Break, ChainEntry, canonical_json, entry_hash, find_break
 from cityops.audit.models import AuditEntry
+from cityops.db import dialect
 
 # Any constant works: it only has to be the same for every writer of this database.
 _PG_LOCK_KEY = 0x63_69_74_79  # "city"
@@ -23,7 +24,7 @@ async def append(
 ) -> str:
     """Append one entry after the current head and return its hash."""
     now = now.astimezone(UTC)  # hash the instant as it will read back from the database
-    if session.bind.dialect.name == "postgresql":
+    if dialect(session) == "postgresql":
         # Serialise appenders until commit so two transactions never chain onto the same head.
         await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
     head = (await session.execute(
@@ -48,7 +49,7 @@ async def append_many(session: AsyncSession, entries: list[dict[str, Any]]) -> N
     Each dict has the keyword arguments of ``append``."""
     if not entries:
         return
-    if session.bind.dialect.name == "postgresql":
+    if dialect(session) == "postgresql":
         await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
     head = (await session.execute(
         select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1))).first()

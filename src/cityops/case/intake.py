@@ -27,7 +27,7 @@ from sqlalchemy.exc import IntegrityError
 
 from cityops.audit import service as audit_service
 from cityops.case.models import Case, CaseCounter, CaseEvent, IdempotencyKey
-from cityops.db import writing
+from cityops.db import dialect, writing
 from cityops.runtime import Runtime
 
 MAX_BATCH = 200
@@ -95,7 +95,7 @@ class IntakeWriter:
             for day, reports in sorted(by_day.items()):
                 # One upsert, not UPDATE-then-INSERT: two processes writing a day's first reports would both
                 # find no row and both INSERT it, and one would fail on the primary key.
-                upsert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+                upsert = pg_insert if dialect(session) == "postgresql" else sqlite_insert
                 last = await session.scalar(
                     upsert(CaseCounter).values(day=day, last=len(reports))
                     .on_conflict_do_update(index_elements=["day"], set_={"last": CaseCounter.last + len(reports)})

@@ -25,7 +25,7 @@ from cityops.case.models import Case, CaseEvent, CaseRequest, Escalation, Handli
 from cityops.case.schemas import ActionIn, CaseCreate
 from cityops.catalog import service as catalog_service
 from cityops.catalog.models import Category, FilingCondition
-from cityops.db import writing
+from cityops.db import dialect, writing
 from cityops.deadlines.engine import Limit
 from cityops.deadlines.units import TimeUnit, parse_unit
 from cityops.errors import Conflict, InvalidInput, NotFound
@@ -183,7 +183,7 @@ async def pending_kind(session: AsyncSession, case: Case) -> str | None:
 
 async def load_for_update(session: AsyncSession, case_id: int) -> Case:
     q = select(Case).where(Case.id == case_id)
-    if session.bind.dialect.name == "postgresql":
+    if dialect(session) == "postgresql":
         q = q.with_for_update()
     case = await session.scalar(q.execution_options(populate_existing=True))
     if case is None:

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cityops.audit import service as audit_service
 from cityops.case import workflow as wf
 from cityops.case.models import Case, CaseEvent, Escalation
-from cityops.db import writing
+from cityops.db import dialect, writing
 from cityops.realtime.events import Audience, CaseChanged
 from cityops.runtime import Runtime
 
@@ -47,7 +47,7 @@ async def sweep(rt: Runtime, session: AsyncSession, *, now: datetime, batch: int
     await session.rollback()  # end the read so the write transaction below starts fresh
     won: list[tuple[int, str]] = []
     events: list[CaseChanged] = []
-    insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+    insert = pg_insert if dialect(session) == "postgresql" else sqlite_insert
     async with writing(session):
         for case in candidates:
             for reason in _reasons(case, now):
