@@ -20,6 +20,7 @@ class Case(Base):
         Index("ix_cases_officer", "officer_id", "status"),
         Index("ix_cases_reporter", "reporter_id"),
         Index("ix_cases_due", "due_at"),
+        Index("ix_cases_follow_code", "follow_code", unique=True),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -60,6 +61,8 @@ class Case(Base):
     suspended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     escalation_level: Mapped[int] = mapped_column(Integer, default=0)
     satisfaction: Mapped[str | None] = mapped_column(String(16))
+    # A secret per case: whoever holds the link can follow the case's progress, without an account.
+    follow_code: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
     filed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

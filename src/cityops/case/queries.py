@@ -145,6 +145,7 @@ class Reader:
             satisfaction=c.satisfaction, created_at=c.created_at, updated_at=c.updated_at, filed_at=c.filed_at,
             dispatched_at=c.dispatched_at, arrived_at=c.arrived_at, handled_at=c.handled_at,
             fed_back_at=c.fed_back_at, closed_at=c.closed_at, version=c.version, case_clock=case_clock,
+            follow_code=c.follow_code if own else None,
             step_clock=step_clock, allowed_actions=self.allowed(c, pending),
         )
 

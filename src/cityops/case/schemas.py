@@ -119,6 +119,7 @@ class CaseRead(BaseModel):
     fed_back_at: datetime | None
     closed_at: datetime | None
     version: int
+    follow_code: str | None = None  # only for the reporter: the private link /report#follow=<code>
     case_clock: ClockRead | None
     step_clock: ClockRead | None
     allowed_actions: list[str]

@@ -6,6 +6,7 @@ Load → rules (workflow, clocks) → write case, timeline, audit → commit →
 from __future__ import annotations
 
 import hashlib
+import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -150,6 +151,7 @@ async def _prepare(rt: Runtime, session: AsyncSession, *, data: CaseCreate, call
         reporter_phone=data.reporter_phone,
         inspector_id=caller.user_id if caller.has(Role.INSPECTOR) else None,
         step="file", step_started_at=now, step_due_at=step_due.due_at, pauses=[],
+        follow_code=secrets.token_urlsafe(12),
         created_at=now, updated_at=now, rework_count=0, return_count=0, extension_count=0, escalation_level=0,
     )
     event = CaseEvent(action="report", from_status=None, to_status=case.status,
