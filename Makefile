@@ -5,7 +5,7 @@ PYTHON ?= python3
 PG_TEST_URL    ?= postgresql+asyncpg://postgres@127.0.0.1:5432/cityops_test
 REDIS_TEST_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: install demo serve test test-pg lint lock bench clean
+.PHONY: install browser demo serve test test-pg lint lock bench clean
 
 $(BIN)/.installed: pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -16,6 +16,13 @@ $(BIN)/.installed: pyproject.toml requirements.lock
 
 install: $(BIN)/.installed
 
+# Browser tests drive Debian's Chromium (Playwright's own browser download does not work offline); CJK fonts for
+# Chinese pages and PDF reports. Installed once, as root, when missing.
+browser:
+	@command -v chromium >/dev/null && fc-list | grep -qi wqy || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null; \
+	  else echo "install chromium and fonts-wqy-microhei (Debian packages) for the browser tests" >&2; exit 1; fi; }
+
 # Embedded SQLite at ./var/cityops.db, demo district seeded once, served on http://127.0.0.1:8000
 demo: install
 	$(BIN)/cityops db upgrade
@@ -24,11 +31,11 @@ demo: install
 	$(BIN)/cityops serve --host 127.0.0.1 --port 8000
 
 # The whole suite on SQLite (Redis tests use the local Redis; they fail, not skip, without it).
-test: install
+test: install browser
 	CITYOPS_TEST_REDIS_URL=$(REDIS_TEST_URL) $(BIN)/pytest -q
 
 # The same suite on PostgreSQL.
-test-pg: install
+test-pg: install browser
 	CITYOPS_TEST_DATABASE_URL=$(PG_TEST_URL) CITYOPS_TEST_REDIS_URL=$(REDIS_TEST_URL) $(BIN)/pytest -q
 
 lint: install
