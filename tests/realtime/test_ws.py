@@ -45,8 +45,16 @@ async def server(rt: Runtime) -> AsyncIterator[str]:
     await task
 
 
+_buffered: dict[int, list[dict[str, Any]]] = {}
+
+
 async def _recv(ws: Any, timeout: float = 5.0) -> dict[str, Any]:
-    return dict(json.loads(await asyncio.wait_for(ws.recv(), timeout)))
+    """The next message, unpacking the hub's batch frames."""
+    queue = _buffered.setdefault(id(ws), [])
+    if not queue:
+        m = json.loads(await asyncio.wait_for(ws.recv(), timeout))
+        queue.extend(m["messages"] if m.get("type") == "batch" else [m])
+    return dict(queue.pop(0))
 
 
 async def _until(ws: Any, pred: Any, timeout: float = 5.0) -> dict[str, Any]:

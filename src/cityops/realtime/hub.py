@@ -14,7 +14,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import json
 import logging
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -30,6 +32,10 @@ TOPICS = ("cases", "alerts", "positions")
 WIDE = frozenset({Role.INSPECTOR, Role.INTAKE, Role.SHIFT_LEAD, Role.DISPATCHER, Role.COMMANDER, Role.ADMIN})
 RING_SIZE = 5000
 CLIENT_QUEUE = 500
+# Messages for one client are coalesced for this long into one frame: at 500 consoles × 100 events/s one frame per
+# message is 50,000 frames/s, more than one core can write; batching bounds it by consoles ÷ window.
+BATCH_WINDOW_SECONDS = 0.02
+SNAPSHOT_TTL_SECONDS = 2.0
 
 Provider = Callable[[Principal], Awaitable[list[dict[str, Any]]]]
 
@@ -64,17 +70,20 @@ def may_see(p: Principal, event: dict[str, Any]) -> bool:
     return p.department_id is not None and p.department_id in audience.get("department_ids", [])
 
 
+Message = dict[str, Any] | str  # a str is already-encoded JSON (encoded once per event, sent to every client)
+
+
 @dataclass(eq=False)  # identity semantics: clients live in a set
 class Client:
     principal: Principal
-    send: Callable[[dict[str, Any]], Awaitable[None]]
+    send: Callable[[Message], Awaitable[None]]
     topics: set[str] = field(default_factory=set)
-    queue: deque[dict[str, Any]] = field(default_factory=deque)
-    conflated: dict[str, dict[str, Any]] = field(default_factory=dict)
+    queue: deque[Message] = field(default_factory=deque)
+    conflated: dict[str, Message] = field(default_factory=dict)
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     overflowed: bool = False
 
-    def offer(self, message: dict[str, Any], key: str | None) -> None:
+    def offer(self, message: Message, key: str | None) -> None:
         if key is not None:
             self.conflated.pop(key, None)  # re-insert: keeps delivery order roughly by recency
             self.conflated[key] = message
@@ -84,7 +93,7 @@ class Client:
             self.queue.append(message)
         self.wake.set()
 
-    def take(self) -> list[dict[str, Any]]:
+    def take(self) -> list[Message]:
         out = list(self.queue)
         self.queue.clear()
         out += self.conflated.values()
@@ -100,6 +109,7 @@ class Hub:
         self.providers: dict[str, Provider] = {}
         self._seq = itertools.count(1)
         self.seq = 0
+        self._snapshots: dict[tuple[Any, ...], tuple[float, int, list[dict[str, Any]]]] = {}
         self._pump: asyncio.Task[None] | None = None
 
     def register(self, topic: str, provider: Provider) -> None:
@@ -124,10 +134,17 @@ class Hub:
         self.ring.append((self.seq, event))
         topics = topics_of(str(event.get("type", "")))
         key = conflation_key(event)
+        encoded: dict[str, str] = {}
         for c in list(self.clients):
             for t in topics:
                 if t in c.topics and may_see(c.principal, event):
-                    c.offer({"type": "event", "seq": self.seq, "topic": t, "event": event}, key)
+                    text = encoded.get(t)
+                    if text is None:
+                        # ts: when this process published it (epoch s), so a client can measure its lag.
+                        text = encoded[t] = json.dumps({"type": "event", "seq": self.seq, "topic": t,
+                                                        "ts": round(time.time(), 4), "event": event},
+                                                       ensure_ascii=False)
+                    c.offer(text, key)
 
     def missed(self, since: int, topic: str, p: Principal) -> list[dict[str, Any]] | None:
         """Events after ``since`` for a resuming client, or None when the buffer no longer reaches back."""
@@ -139,14 +156,28 @@ class Hub:
                 if s > since and topic in topics_of(str(e.get("type", ""))) and may_see(p, e)]
 
     async def snapshot(self, topic: str, p: Principal) -> dict[str, Any]:
-        provider = self.providers.get(topic)
-        items = await provider(p) if provider is not None else []
-        return {"type": "snapshot", "topic": topic, "seq": self.seq, "items": items}
+        """Initial state of a topic. Consoles that see the same thing share one computation for a moment: a wall of
+        500 consoles reconnecting after a restart must not compute 500 identical snapshots. The snapshot says at
+        which sequence it was taken; the caller replays what came after (``missed``)."""
+        wide = bool(p.roles & WIDE)
+        key = (topic, frozenset(p.roles), p.department_id, None if wide else p.user_id)
+        hit = self._snapshots.get(key)
+        now = time.monotonic()
+        if hit is not None and now - hit[0] < SNAPSHOT_TTL_SECONDS:
+            seq, items = hit[1], hit[2]
+        else:
+            seq = self.seq
+            provider = self.providers.get(topic)
+            items = await provider(p) if provider is not None else []
+            self._snapshots[key] = (now, seq, items)
+        return {"type": "snapshot", "topic": topic, "seq": seq, "items": items}
 
-    async def serve(self, client: Client) -> None:
-        """Sender loop of one client: drains its queue and conflated positions."""
+    async def serve(self, client: Client, window: float = BATCH_WINDOW_SECONDS) -> None:
+        """Sender loop of one client: drains its queue and conflated positions, several messages per frame."""
         while True:
             await client.wake.wait()
+            if window:
+                await asyncio.sleep(window)
             if client.overflowed:
                 client.overflowed = False
                 client.take()
@@ -154,5 +185,9 @@ class Hub:
                 for t in sorted(client.topics):
                     await client.send(await self.snapshot(t, client.principal))
                 continue
-            for message in client.take():
-                await client.send(message)
+            messages = client.take()
+            if len(messages) == 1:
+                await client.send(messages[0])
+            elif messages:
+                parts = [m if isinstance(m, str) else json.dumps(m, ensure_ascii=False) for m in messages]
+                await client.send('{"type":"batch","messages":[' + ",".join(parts) + "]}")

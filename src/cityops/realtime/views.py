@@ -64,9 +64,12 @@ async def live(ws: WebSocket) -> None:
 
     lock = asyncio.Lock()
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: dict[str, Any] | str) -> None:
         async with lock:
-            await ws.send_json(message)
+            if isinstance(message, str):
+                await ws.send_text(message)
+            else:
+                await ws.send_json(message)
 
     client = Client(principal, send)
     await send({"type": "ready", "seq": hub.seq, "user": {"id": principal.user_id, "roles": sorted(principal.roles)}})
@@ -95,7 +98,11 @@ async def live(ws: WebSocket) -> None:
                 # Subscribe before taking the snapshot: an event in between then arrives twice, never zero times.
                 client.topics.add(topic)
                 if missed is None:
-                    await send(await hub.snapshot(topic, principal))
+                    snap = await hub.snapshot(topic, principal)
+                    await send(snap)
+                    # A shared snapshot may be a moment old: replay what happened since it was taken.
+                    for m in hub.missed(snap["seq"], topic, principal) or []:
+                        await send(m)
                 else:
                     for m in missed:
                         await send(m)

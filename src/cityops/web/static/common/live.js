@@ -1,4 +1,5 @@
 // Live channel: authenticate, subscribe, apply snapshot then events; reconnect with `since` to resume.
+// Under load the server coalesces messages into {"type": "batch", "messages": [...]} frames.
 import { session } from "./api.js";
 
 export class Live {
@@ -31,6 +32,7 @@ export class Live {
   }
 
   receive(m) {
+    if (m.type === "batch") { for (const one of m.messages) this.receive(one); return; }
     if (m.type === "ready") {
       this.backoff = 500;
       this.handlers.status?.("online");
@@ -41,7 +43,8 @@ export class Live {
       this.seq = Math.max(this.seq ?? 0, m.seq);
       this.handlers.snapshot?.(m.topic, m.items);
     } else if (m.type === "event") {
-      this.seq = Math.max(this.seq ?? 0, m.seq);
+      if (this.seq !== null && m.seq <= this.seq) return; // already in the snapshot or replayed
+      this.seq = m.seq;
       this.handlers.event?.(m.topic, m.event);
     } else if (m.type === "resync") {
       this.seq = m.seq;
