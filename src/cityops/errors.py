@@ -66,6 +66,12 @@ def install_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
         first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
+        if first.get("type") == "json_invalid":
+            # loc is ("body", character offset): the offset is not a field, the whole body is unreadable.
+            loc = first.get("loc", ())
+            detail = (first.get("ctx") or {}).get("error", "")
+            return JSONResponse(error_body("invalid_input", f"body: malformed JSON at character {loc[-1] if loc else 0}"
+                                           + (f" ({detail})" if detail else ""), "body"), 422)
         field = _field_of(first.get("loc", ()))
         message = f"{field}: {first.get('msg', 'invalid value')}"
         return JSONResponse(error_body("invalid_input", message, field), 422)

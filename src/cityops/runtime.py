@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from cityops.audit.models import AuditEntry
 from cityops.case.models import CalendarOverride
 from cityops.catalog.cache import CatalogCache
 from cityops.catalog.models import Category, FilingCondition
@@ -70,11 +71,7 @@ class Runtime:
         c = self._catalog
         if c.value is not None and time.monotonic() - c.checked_at < RELOAD_CHECK_SECONDS:
             return c.value
-        sig = (
-            *(await session.execute(select(func.count(Category.id), func.max(Category.id)))).one(),
-            *(await session.execute(select(func.count(FilingCondition.id), func.max(FilingCondition.id),
-                                           func.sum(FilingCondition.deadline_value)))).one(),
-        )
+        sig = await self._changed("catalog", session)
         if c.value is None or sig != c.signature:
             cats = (await session.execute(select(Category))).scalars().all()
             conds = (await session.execute(select(FilingCondition).order_by(FilingCondition.code))).scalars().all()
@@ -84,11 +81,17 @@ class Runtime:
         c.checked_at = time.monotonic()
         return c.value
 
+    @staticmethod
+    async def _changed(entity_type: str, session: AsyncSession) -> tuple[object, ...]:
+        """Every change of geography, catalog or calendar writes an audit entry of that entity type; the newest
+        one's position tells whether another process changed it (one indexed lookup)."""
+        return ((await session.scalar(select(func.max(AuditEntry.seq)).where(AuditEntry.entity_type == entity_type))),)
+
     async def area_index(self, session: AsyncSession) -> AreaIndex:
         c = self._geo
         if c.value is not None and time.monotonic() - c.checked_at < RELOAD_CHECK_SECONDS:
             return c.value
-        sig = tuple((await session.execute(select(func.count(AreaRow.id), func.max(AreaRow.id)))).one())
+        sig = await self._changed("geo", session)
         if c.value is None or sig != c.signature:
             from shapely import wkt
 
@@ -103,9 +106,9 @@ class Runtime:
         c = self._cal
         if c.value is not None and time.monotonic() - c.checked_at < RELOAD_CHECK_SECONDS:
             return c.value
-        rows = (await session.execute(select(CalendarOverride.day, CalendarOverride.is_workday))).all()
-        sig = tuple(sorted((d.isoformat(), w) for d, w in rows))
+        sig = await self._changed("calendar", session)
         if c.value is None or sig != c.signature:
+            rows = (await session.execute(select(CalendarOverride.day, CalendarOverride.is_workday))).all()
             c.value = WorkCalendar(
                 tz=ZoneInfo(self.settings.timezone),
                 office_windows=tuple(self.settings.office_windows),

@@ -92,14 +92,27 @@ def test_find_break_names_the_first_bad_entry() -> None:
 # --- against the database ----------------------------------------------------------------------------------------
 
 
-async def _activity(client: httpx.AsyncClient, w: World) -> int:
-    """A case reported, filed and dispatched over HTTP; returns the case id."""
+async def _activity(client: httpx.AsyncClient, w: World, rt: Runtime) -> int:
+    """A case reported, verified, filed and dispatched over HTTP; returns the case id. No officer is involved, and
+    background listeners of case events are waited for, so the log holds a known set of rows afterwards."""
     cid = (await new_case(client, w))["id"]
+    await act(client, w, cid, "intake", "send_verify", inspector_id=w.users["inspector2"])
+    await act(client, w, cid, "inspector2", "verify", confirmed=True, lat=w.inside[0], lon=w.inside[1])
     await act(client, w, cid, "shiftlead", "file")
-    await act(client, w, cid, "dispatcher", "dispatch", department_id=w.departments["sanitation"],
-              officer_id=w.users["san_officer"])
-    await act(client, w, cid, "san_officer", "accept")
+    await act(client, w, cid, "dispatcher", "dispatch", department_id=w.departments["sanitation"])
+    await _settle(rt)
     return int(cid)
+
+
+async def _settle(rt: Runtime) -> None:
+    """Wait until in-process listeners of case events (field tracking) have handled what was published."""
+    try:
+        from cityops.tracking.state import state_of
+    except ImportError:  # no such listeners
+        return
+    tracker = state_of(rt).tracker
+    if tracker is not None:
+        await tracker.settled()
 
 
 async def _rows(rt: Runtime) -> list[dict[str, Any]]:
@@ -115,11 +128,11 @@ async def _verify(client: httpx.AsyncClient, w: World) -> dict[str, Any]:
 
 
 async def test_verify_after_activity_checks_every_row(client: httpx.AsyncClient, world: World, rt: Runtime) -> None:
-    cid = await _activity(client, world)
+    cid = await _activity(client, world, rt)
     rows = await _rows(rt)
-    # The case's own entries: reported, filed, dispatched, accepted.
+    # The case's own entries, one per step.
     assert [r["action"] for r in rows if r["entity_type"] == "case" and r["entity_id"] == str(cid)] == [
-        "case.report", "case.file", "case.dispatch", "case.accept"]
+        "case.report", "case.send_verify", "case.verify", "case.file", "case.dispatch"]
     body = await _verify(client, world)
     assert body == {"ok": True, "checked": len(rows), "head_hash": rows[-1]["hash"], "broken": None}
     assert [r["seq"] for r in rows] == list(range(1, len(rows) + 1))
@@ -132,18 +145,19 @@ async def test_verify_is_for_supervisors_only(client: httpx.AsyncClient, world: 
         assert r.status_code == 403, (who, r.text)
 
 
-async def test_entity_history_lists_the_case_entries(client: httpx.AsyncClient, world: World) -> None:
-    cid = await _activity(client, world)
+async def test_entity_history_lists_the_case_entries(client: httpx.AsyncClient, world: World, rt: Runtime) -> None:
+    cid = await _activity(client, world, rt)
     r = await client.get(f"/api/v1/audit/case/{cid}", headers=world.h("commander"))
     assert r.status_code == 200
     entries = r.json()
-    assert [e["action"] for e in entries] == ["case.report", "case.file", "case.dispatch", "case.accept"]
-    assert entries[1]["data"]["from"] == "reported" and entries[1]["data"]["to"] == "filed"
+    assert [e["action"] for e in entries] == [
+        "case.report", "case.send_verify", "case.verify", "case.file", "case.dispatch"]
+    assert entries[3]["data"]["from"] == "verified" and entries[3]["data"]["to"] == "filed"
     assert entries[0]["actor_id"] == world.users["inspector"]
 
 
 async def test_database_refuses_update_and_delete(client: httpx.AsyncClient, world: World, rt: Runtime) -> None:
-    await _activity(client, world)
+    await _activity(client, world, rt)
     before = await _rows(rt)
     target = before[len(before) // 2]
     with pytest.raises(DBAPIError, match="append-only"):
@@ -198,7 +212,7 @@ def _forged(seq: int, prev_hash: str, digest: str | None = None) -> dict[str, An
 
 async def test_edited_row_is_reported_at_its_seq(client: httpx.AsyncClient, world: World, rt: Runtime,
                                                  triggers_off: None) -> None:
-    await _activity(client, world)
+    await _activity(client, world, rt)
     rows = await _rows(rt)
     k = rows[len(rows) // 2]["seq"]
     async with rt.engine.begin() as conn:
@@ -211,7 +225,7 @@ async def test_edited_row_is_reported_at_its_seq(client: httpx.AsyncClient, worl
 
 async def test_deleted_row_leaves_a_gap_at_the_next_seq(client: httpx.AsyncClient, world: World, rt: Runtime,
                                                         triggers_off: None) -> None:
-    await _activity(client, world)
+    await _activity(client, world, rt)
     rows = await _rows(rt)
     k = rows[len(rows) // 2]["seq"]
     async with rt.engine.begin() as conn:
@@ -224,7 +238,7 @@ async def test_deleted_row_leaves_a_gap_at_the_next_seq(client: httpx.AsyncClien
 
 async def test_inserted_row_with_made_up_hash_is_reported(client: httpx.AsyncClient, world: World, rt: Runtime,
                                                           triggers_off: None) -> None:
-    await _activity(client, world)
+    await _activity(client, world, rt)
     rows = await _rows(rt)
     k = rows[len(rows) // 2]["seq"]
     await _shift_up_after(rt, k)
@@ -239,7 +253,7 @@ async def test_inserted_row_with_made_up_hash_is_reported(client: httpx.AsyncCli
 
 async def test_inserted_row_with_a_valid_hash_breaks_the_next_link(client: httpx.AsyncClient, world: World,
                                                                    rt: Runtime, triggers_off: None) -> None:
-    await _activity(client, world)
+    await _activity(client, world, rt)
     rows = await _rows(rt)
     k = rows[len(rows) // 2]["seq"]
     await _shift_up_after(rt, k)
@@ -253,7 +267,7 @@ async def test_inserted_row_with_a_valid_hash_breaks_the_next_link(client: httpx
 
 async def test_appended_row_with_wrong_prev_hash_is_reported(client: httpx.AsyncClient, world: World, rt: Runtime,
                                                              triggers_off: None) -> None:
-    await _activity(client, world)
+    await _activity(client, world, rt)
     rows = await _rows(rt)
     n = len(rows)
     async with rt.engine.begin() as conn:
@@ -262,6 +276,20 @@ async def test_appended_row_with_wrong_prev_hash_is_reported(client: httpx.Async
     body = await _verify(client, world)
     assert body["ok"] is False and body["checked"] == n + 1
     assert body["broken"]["seq"] == n + 1 and "prev_hash" in body["broken"]["reason"]
+
+
+async def test_cut_tail_is_caught_only_by_a_recorded_head_hash(client: httpx.AsyncClient, world: World,
+                                                               rt: Runtime, triggers_off: None) -> None:
+    # What docs/operations.md says: a consistent rewrite (here: the newest entries removed) still walks cleanly;
+    # the head hash an operator wrote down earlier is what reveals it.
+    await _activity(client, world, rt)
+    recorded = await _verify(client, world)
+    rows = await _rows(rt)
+    async with rt.engine.begin() as conn:
+        await conn.execute(delete(AuditEntry).where(AuditEntry.seq > len(rows) - 2))
+    after = await _verify(client, world)
+    assert after["ok"] is True and after["checked"] == len(rows) - 2
+    assert after["head_hash"] == rows[-3]["hash"] != recorded["head_hash"]
 
 
 # --- the CLI ------------------------------------------------------------------------------------------------------
@@ -273,7 +301,7 @@ def _cli_verify(db_url: str) -> Any:
 
 async def test_cli_verify_intact_then_broken(client: httpx.AsyncClient, world: World, rt: Runtime, db_url: str,
                                              triggers_off: None) -> None:
-    await _activity(client, world)
+    await _activity(client, world, rt)
     rows = await _rows(rt)
     # The CLI runs its own event loop, so it runs in a thread here.
     result = await asyncio.to_thread(_cli_verify, db_url)

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cityops.audit import service as audit_service
@@ -79,7 +80,9 @@ async def create_user(
     for r in role_list:
         if r not in {x.value for x in Role}:
             raise InvalidInput(f"unknown role {r!r}; roles are: {', '.join(x.value for x in Role)}", field="roles")
-    if not username.strip():
+    # Usernames are case-insensitive: "Officer1" and "officer1" must not be two people.
+    username = username.strip().lower()
+    if not username:
         raise InvalidInput("username must not be empty", field="username")
     exists = await session.scalar(select(User.id).where(User.username == username))
     if exists is not None:
@@ -90,7 +93,11 @@ async def create_user(
         role_rows=[UserRole(role=r) for r in role_list],
     )
     session.add(user)
-    await session.flush()
+    try:
+        async with session.begin_nested():
+            await session.flush()
+    except IntegrityError:
+        raise Conflict(f"username {username!r} is taken", field="username") from None
     await audit_service.append(
         session, now=now, actor_id=actor_id, action="user.created", entity_type="user", entity_id=user.id,
         data={"username": username, "roles": role_list, "department_id": department_id},
@@ -116,7 +123,7 @@ async def issue_token(
 
 
 async def login(session: AsyncSession, *, username: str, password: str) -> User:
-    user = await session.scalar(select(User).where(User.username == username))
+    user = await session.scalar(select(User).where(User.username == username.strip().lower()))
     ok = verify_password(user.password_hash if user else None, password)
     if user is None or not ok or not user.is_active:
         raise NotAuthenticated("wrong username or password", field="password")

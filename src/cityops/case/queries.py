@@ -29,7 +29,10 @@ WIDE = frozenset({Role.INSPECTOR, Role.INTAKE, Role.SHIFT_LEAD, Role.DISPATCHER,
 def visible(q: Select[Any], p: Principal) -> Select[Any]:
     if p.roles & WIDE:
         return q
-    if p.has(Role.DEPARTMENT, Role.OFFICER, Role.DEVICE):
+    if p.has(Role.DEVICE) and not p.has(Role.DEPARTMENT, Role.OFFICER):
+        # A tracker or body camera acts for its officer only: that officer's own tasks.
+        return q.where(Case.officer_id == p.user_id)
+    if p.has(Role.DEPARTMENT, Role.OFFICER):
         conds = [Case.officer_id == p.user_id]
         if p.department_id is not None:
             conds.append(Case.department_id == p.department_id)

@@ -64,7 +64,7 @@ def _request_hash(data: CaseCreate) -> str:
 
 
 def _event(kind: str, case: Case, action: str, now: datetime) -> CaseChanged:
-    users = [u for u in (case.reporter_id, case.officer_id, case.inspector_id) if u is not None]
+    users = sorted({u for u in (case.reporter_id, case.officer_id, case.inspector_id) if u is not None})
     depts = [case.department_id] if case.department_id is not None else []
     return CaseChanged(
         type=kind,  # type: ignore[arg-type]
