@@ -23,12 +23,16 @@ browser:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null; \
 	  else echo "install chromium and fonts-wqy-microhei (Debian packages) for the browser tests" >&2; exit 1; fi; }
 
-# Embedded SQLite at ./var/cityops.db, demo district seeded once, served on http://127.0.0.1:8000
+# Embedded SQLite at ./var/cityops.db, demo district seeded once, served on http://127.0.0.1:8000, with simulated
+# officers moving on the map (`cityops simulate`) and Traccar Client phones welcome on port 5055.
+# Ctrl-C stops both: a background job ignores SIGINT in a script, so the trap stops the simulator.
 demo: install
 	$(BIN)/cityops db upgrade
 	$(BIN)/cityops demo --if-empty
 	@echo "cityops on http://127.0.0.1:8000  (API docs: /docs; logins printed above, password cityops-demo)"
-	$(BIN)/cityops serve --host 127.0.0.1 --port 8000
+	@$(BIN)/cityops simulate --url http://127.0.0.1:8000 & sim=$$!; \
+	trap 'kill $$sim 2>/dev/null; wait $$sim 2>/dev/null' EXIT INT TERM; \
+	$(BIN)/cityops serve --host 127.0.0.1 --port 8000 --osmand-port 5055
 
 # The whole suite on SQLite (Redis tests use the local Redis; they fail, not skip, without it).
 test: install browser

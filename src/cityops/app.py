@@ -15,18 +15,26 @@ from cityops import __version__
 from cityops.audit.views import router as audit_router
 from cityops.auth.views import router as auth_router
 from cityops.case import sweeper
+from cityops.case.public import router as public_router
 from cityops.case.views import router as case_router
 from cityops.catalog.views import router as catalog_router
 from cityops.config import Settings
 from cityops.deadlines.views import router as calendar_router
 from cityops.errors import error_body, install_handlers
+from cityops.evaluation.views import router as evaluation_router
 from cityops.geo.views import router as geo_router
+from cityops.media import maintenance as media_maintenance
+from cityops.media.tus import router as tus_router
+from cityops.media.views import router as evidence_router
 from cityops.open311.views import router as open311_router
 from cityops.org.views import router as org_router
 from cityops.realtime import providers
 from cityops.realtime.hub import Hub
 from cityops.realtime.views import router as realtime_router
 from cityops.runtime import Runtime
+from cityops.tracking import lifecycle as tracking_lifecycle
+from cityops.tracking.ingest_views import router as osmand_router
+from cityops.tracking.views import router as tracking_router
 from cityops.web import views as web
 
 log = logging.getLogger(__name__)
@@ -48,12 +56,15 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         providers.install(hub, rt)
         hub.start(rt.bus.subscribe(maxsize=10_000))
         app.state.hub = hub
-        task = asyncio.create_task(sweeper.run_forever(rt)) if run_sweeper else None
+        tracker = await tracking_lifecycle.start(rt, periodic=run_sweeper)
+        tasks = [asyncio.create_task(sweeper.run_forever(rt)),
+                 asyncio.create_task(media_maintenance.purge_forever(rt))] if run_sweeper else []
         try:
             yield
         finally:
+            await tracker.stop()
             await hub.stop()
-            if task is not None:
+            for task in tasks:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
@@ -69,8 +80,9 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         log.exception("unhandled error", exc_info=exc)
         return JSONResponse(error_body("internal_error", "internal error; it has been logged"), 500)
 
-    for r in (auth_router, org_router, catalog_router, geo_router, case_router, calendar_router, audit_router,
-              realtime_router, open311_router):
+    for r in (auth_router, org_router, catalog_router, geo_router, case_router, public_router, calendar_router, audit_router,
+              realtime_router, open311_router, tus_router, evidence_router, tracking_router, osmand_router,
+              evaluation_router):
         app.include_router(r)
 
     web.mount(app)

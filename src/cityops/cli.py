@@ -12,6 +12,9 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from cityops.config import Settings
+from cityops.evaluation.cli import app as report_app
+from cityops.media.cli import app as evidence_app
+from cityops.open311.cli import app as apikey_app
 
 app = typer.Typer(help="cityops — smart city-management dispatch platform (智慧城管)", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema", no_args_is_help=True)
@@ -22,6 +25,9 @@ user_app = typer.Typer(help="Users", no_args_is_help=True)
 for sub, name in ((db_app, "db"), (catalog_app, "catalog"), (geo_app, "geo"), (audit_app, "audit"),
                   (user_app, "user")):
     app.add_typer(sub, name=name)
+app.add_typer(apikey_app, name="apikey")
+app.add_typer(evidence_app, name="evidence")
+app.add_typer(report_app, name="report")
 
 T = TypeVar("T")
 
@@ -62,13 +68,20 @@ def db_upgrade(revision: str = "heads") -> None:
 
 @app.command()
 def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1,
-          no_sweeper: Annotated[bool, typer.Option("--no-sweeper")] = False) -> None:
+          no_sweeper: Annotated[bool, typer.Option("--no-sweeper")] = False,
+          osmand_port: Annotated[int | None, typer.Option(
+              "--osmand-port", help="also take OsmAnd / Traccar Client reports at / on this port (Traccar: 5055)")
+          ] = None) -> None:
     """Serve the API (and run the deadline sweeper)."""
+    import os
+
     import uvicorn
 
     from cityops.app import create_app
     from cityops.logging import configure
 
+    if osmand_port is not None:
+        os.environ["CITYOPS_OSMAND_PORT"] = str(osmand_port)  # worker processes read their settings afresh
     settings = Settings()
     configure(settings.log_level, settings.log_json)
     if workers > 1:
@@ -79,7 +92,9 @@ def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1,
 
 @app.command()
 def demo(days: int = 21, per_day: float = 5.0, seed: int = 7,
-         if_empty: Annotated[bool, typer.Option("--if-empty", help="do nothing if already seeded")] = False) -> None:
+         if_empty: Annotated[bool, typer.Option("--if-empty", help="do nothing if already seeded")] = False,
+         months: Annotated[int, typer.Option("--months", help="also bulk-generate this many months of history "
+                                             "before the seeded weeks, with planted unfair patterns")] = 0) -> None:
     """Seed an empty database with the demo district around 焦作 and weeks of case history."""
     from cityops.demo.seed import DEMO_PASSWORD, DemoRefused
     from cityops.demo.seed import seed as do_seed
@@ -102,6 +117,18 @@ def demo(days: int = 21, per_day: float = 5.0, seed: int = 7,
             return
         _fail(str(e))
     typer.echo(f"demo district: {result.geo}; {result.cases} cases")
+    if months:
+        from cityops.demo.history import history_end
+
+        async def more(rt: Any) -> Any:
+            from cityops.demo.history import generate
+
+            return await generate(rt, months=months, end=history_end(rt, days), seed=seed,
+                                  progress=lambda m: typer.echo(f"  history: {m}"))
+
+        h = _run(more)
+        typer.echo(f"history {h.period.label}: {h.cases} cases; planted: "
+                   + ", ".join(f"{k} {len(v)}" for k, v in h.planted.items()))
     typer.echo(f"logins (password for all: {DEMO_PASSWORD}):")
     for username, p in result.users.items():
         typer.echo(f"  {username:<12} {p.display_name:<10} {', '.join(sorted(p.roles))}")
@@ -224,6 +251,26 @@ def sweep() -> None:
 
     won = _run(go)
     typer.echo(f"escalated {len(won)} overdue deadlines")
+
+
+@app.command()
+def simulate(url: str = "http://127.0.0.1:8000", officers: int = 10, interval: float = 2.0, speedup: float = 3.0,
+             password: Annotated[str, typer.Option(help="the officers' and admin's password")] = "cityops-demo",
+             act: Annotated[bool, typer.Option("--act/--no-act", help="accept, go, handle like the field app")] = True,
+             seed: int = 7, wait: float = 60.0) -> None:
+    """Move demo officers along the road network, reporting over the real OsmAnd endpoint (Ctrl-C stops)."""
+    import logging
+
+    from cityops.tracking.simulate import run
+
+    logging.basicConfig(level=logging.WARNING, format="simulate: %(message)s")
+    try:
+        asyncio.run(run(url.rstrip("/"), officers=officers, interval=interval, speedup=speedup, password=password,
+                        act=act, seed=seed, wait=wait))
+    except KeyboardInterrupt:
+        pass
+    except RuntimeError as e:
+        _fail(str(e))
 
 
 def main() -> None:  # pragma: no cover

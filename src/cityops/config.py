@@ -105,6 +105,7 @@ class Settings(BaseSettings):
     tracking: TrackingSettings = Field(default_factory=TrackingSettings)
     # Dedicated OsmAnd (Traccar Client) port, e.g. 5055; off unless set (`cityops serve --osmand-port 5055`).
     osmand_port: int | None = None
+    osmand_host: str = "0.0.0.0"  # phones on the network must reach it, even when the API listens on localhost
 
     @classmethod
     def settings_customise_sources(

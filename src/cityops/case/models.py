@@ -60,7 +60,7 @@ class Case(Base):
     pauses: Mapped[list[list[str]]] = mapped_column(JSONType, default=list)  # closed [start, end] ISO pairs
     suspended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     escalation_level: Mapped[int] = mapped_column(Integer, default=0)
-    satisfaction: Mapped[str | None] = mapped_column(String(16))
+    satisfaction: Mapped[str | None] = mapped_column(String(24))
     # A secret per case: whoever holds the link can follow the case's progress, without an account.
     follow_code: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -174,7 +174,7 @@ def upgrade() -> None:
     sa.Column('pauses', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
     sa.Column('suspended_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('escalation_level', sa.Integer(), nullable=False),
-    sa.Column('satisfaction', sa.String(length=16), nullable=True),
+    sa.Column('satisfaction', sa.String(length=24), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('filed_at', sa.DateTime(timezone=True), nullable=True),

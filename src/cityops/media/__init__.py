@@ -1,0 +1,1 @@
+"""Evidence (证据): tus resumable uploads, a content-addressed store, attachment to cases, derivatives, custody."""

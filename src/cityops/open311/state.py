@@ -1,0 +1,137 @@
+"""What the Open311 adapter keeps per runtime: rate limiter, service catalog, extras writer, response cache.
+
+The cache holds finished response bodies of the read calls. Every case change publishes an event on the bus
+(after commit); the cache listens, and any ``case.*`` event starts a new generation, so a cached body is never
+served after a change made through this process — or through another one, when the bus carries events between
+processes (Redis). As a safety net for writes that publish nothing, no body lives longer than ``TTL_SECONDS``.
+A body computed from data read before a change is not stored (its generation is stale), so a slow reader cannot
+put old data back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Hashable
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cityops.open311.extras import ExtrasWriter
+from cityops.open311.ratelimit import Limiter, make_limiter
+from cityops.open311.servicetypes import ServiceCatalog
+from cityops.realtime.bus import Bus
+from cityops.runtime import Runtime
+
+TTL_SECONDS = 2.0
+MAX_ENTRIES = 2048
+
+
+class ResponseCache:
+    def __init__(self, bus: Bus, ttl: float = TTL_SECONDS, max_entries: int = MAX_ENTRIES) -> None:
+        self._bus = bus
+        self._events: asyncio.Queue[Any] = bus.subscribe(maxsize=256)
+        self._entries: dict[Hashable, tuple[float, int, bytes]] = {}
+        self._inflight: dict[Hashable, asyncio.Future[bytes]] = {}
+        self.generation = 0
+        self.ttl = ttl
+        self.max_entries = max_entries
+
+    def _drain(self) -> None:
+        changed = False
+        while not self._events.empty():
+            event = self._events.get_nowait()
+            if str(getattr(event, "type", "")).startswith("case."):
+                changed = True
+        if changed:
+            self.generation += 1
+            self._entries.clear()
+
+    def current(self) -> int:
+        """The generation to remember before reading the database for a body."""
+        self._drain()
+        return self.generation
+
+    def get(self, key: Hashable) -> bytes | None:
+        self._drain()
+        hit = self._entries.get(key)
+        if hit is None or hit[1] != self.generation or hit[0] < time.monotonic():
+            return None
+        return hit[2]
+
+    def put(self, key: Hashable, generation: int, body: bytes) -> None:
+        self._drain()
+        if generation != self.generation:
+            return
+        if len(self._entries) >= self.max_entries:
+            for old in list(self._entries)[: self.max_entries // 4]:
+                del self._entries[old]
+        self._entries[key] = (time.monotonic() + self.ttl, generation, body)
+
+    async def get_or_compute(self, key: Hashable, compute: Callable[[], Awaitable[bytes]]) -> bytes:
+        """The cached body, or one computation shared by everyone asking for the same key meanwhile: when an
+        entry expires under load, N concurrent requests must not all run the same queries."""
+        body = self.get(key)
+        if body is not None:
+            return body
+        pending = self._inflight.get(key)
+        if pending is not None:
+            try:
+                return await asyncio.shield(pending)
+            except asyncio.CancelledError:
+                if not pending.cancelled():
+                    raise  # this request was cancelled, not the shared computation
+            # The request computing it went away: compute here instead.
+        future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        self._inflight[key] = future
+        try:
+            generation = self.current()
+            body = await compute()
+            self.put(key, generation, body)
+            future.set_result(body)
+            return body
+        except asyncio.CancelledError:
+            future.cancel()
+            raise
+        except Exception as e:
+            future.set_exception(e)  # the waiters get the same answer (e.g. a 404)
+            future.exception()  # retrieved: no "never retrieved" warning when nobody waited
+            raise
+        finally:
+            if self._inflight.get(key) is future:
+                del self._inflight[key]
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+    def close(self) -> None:
+        self._bus.unsubscribe(self._events)
+
+
+class Open311State:
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+        self.cache = ResponseCache(rt.bus)
+        self.limiter: Limiter = make_limiter(rt.settings.redis_url)
+        self.extras = ExtrasWriter(rt)
+        self._catalog: ServiceCatalog | None = None
+
+    async def catalog(self, session: AsyncSession) -> ServiceCatalog:
+        source = await self.rt.catalog(session)
+        if self._catalog is None or self._catalog.source is not source:
+            self._catalog = ServiceCatalog(source)
+        return self._catalog
+
+    async def close(self) -> None:
+        await self.extras.close()
+        self.cache.close()
+        await self.limiter.close()
+
+
+def state_for(rt: Runtime) -> Open311State:
+    """The adapter's state, created on first use and closed with the runtime (``Runtime.services``)."""
+    st = rt.services.get("open311")
+    if st is None:
+        st = rt.services["open311"] = Open311State(rt)
+    assert isinstance(st, Open311State)
+    return st
