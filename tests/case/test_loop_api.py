@@ -158,3 +158,13 @@ async def test_action_retry_with_idempotency_key_is_harmless(client: httpx.Async
     await act(client, w, cid, "officer", "arrive")
     ok = await client.post(url, json=handle, headers={**w.h("officer"), "Idempotency-Key": "k-2"})
     assert ok.status_code == 200 and ok.json()["status"] == "handled"
+
+
+async def test_attachments_must_be_evidence_of_the_case(client: httpx.AsyncClient, world: World) -> None:
+    w = world
+    cid = (await new_case(client, w))["id"]
+    for bad in (["999"], ["not-an-id"]):
+        r = await client.post(f"/api/v1/cases/{cid}/actions", json={"action": "file", "attachments": bad},
+                              headers=w.h("shiftlead"))
+        assert r.status_code == 422 and r.json()["error"]["field"] == "attachments"
+    assert (await _state(client, w, cid))["status"] == "reported"

@@ -24,9 +24,21 @@ def clock(rt: Runtime) -> Clock:
     return c
 
 
+class _NoTracker:
+    async def stop(self) -> None:
+        return None
+
+
 @pytest.fixture
-async def ev_client(rt: Runtime, clock: Clock) -> AsyncIterator[httpx.AsyncClient]:
-    """Like ``client``, but the app reads the test's clock (set before the app starts)."""
+async def ev_client(rt: Runtime, clock: Clock, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[httpx.AsyncClient]:
+    """Like ``client``, but the app reads the test's clock (set before the app starts), and tracking's background
+    listener is not started: it reacts to every case event in transactions of its own, which on PostgreSQL can
+    deadlock with the case service (reported to the lead), and nothing evaluated here depends on it."""
+
+    async def no_tracking(rt: Runtime, *, periodic: bool = True) -> _NoTracker:
+        return _NoTracker()
+
+    monkeypatch.setattr("cityops.tracking.lifecycle.start", no_tracking)
     app = create_app(runtime=rt, run_sweeper=False)
     async with app.router.lifespan_context(app), httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://test"

@@ -230,6 +230,7 @@ async def act(
             raise Conflict(e.message, field=e.field, code="illegal_transition") from e
         except wf.BadParameter as e:
             raise InvalidInput(e.message, field=e.field) from e
+        await _check_evidence(session, case.id, body)
         data = await _apply(rt, session, case, outcome, body, caller, now)
         case.status = outcome.to_status.value
         case.updated_at = now
@@ -248,6 +249,23 @@ async def act(
     kind = "case.escalated" if outcome.action == "escalate" else "case.transitioned"
     await rt.bus.send_event([_event(kind, case, outcome.action, now)])
     return case
+
+
+async def _check_evidence(session: AsyncSession, case_id: int, body: ActionIn) -> None:
+    """Attachments and a handling record's evidence must be evidence of this case (ids from POST …/evidence)."""
+    from cityops.media.models import Evidence
+
+    for field, ids in (("attachments", body.attachments),
+                       ("handling.evidence_ids", body.handling.evidence_ids if body.handling else [])):
+        if not ids:
+            continue
+        if not all(str(i).isdigit() for i in ids):
+            raise InvalidInput(f"{field} must be evidence ids of this case", field=field)
+        wanted = {int(i) for i in ids}
+        found = set((await session.execute(select(Evidence.id).where(
+            Evidence.id.in_(wanted), Evidence.case_id == case_id))).scalars())
+        if wanted - found:
+            raise InvalidInput(f"{field}: {sorted(wanted - found)} are not evidence of this case", field=field)
 
 
 async def _officer_in(session: AsyncSession, officer_id: int, department_id: int | None, field: str) -> User:

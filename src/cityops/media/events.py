@@ -1,25 +1,7 @@
-"""Typed, closed events of the evidence domain (published after commit through ``Bus.send_event``)."""
+"""Typed events of the evidence domain; defined with the others in cityops.realtime.events (one closed union)."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Literal
+from cityops.realtime.events import EvidenceAttached
 
-from pydantic import BaseModel, ConfigDict
-
-from cityops.realtime.events import Audience
-
-
-class EvidenceAttached(BaseModel):
-    """A file was attached to a case: consoles showing the case refresh its timeline and gallery."""
-
-    model_config = ConfigDict(extra="forbid")
-    type: Literal["evidence.attached"] = "evidence.attached"
-    case_id: int
-    case_no: str
-    evidence_id: int
-    role: str
-    kind: str
-    flags: list[str]
-    at: datetime
-    audience: Audience
+__all__ = ["EvidenceAttached"]

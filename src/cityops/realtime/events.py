@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class Audience(BaseModel):
@@ -61,4 +61,20 @@ class OfficerStatusChanged(BaseModel):
     audience: Audience
 
 
-Event = CaseChanged | PositionUpdated | OfficerStatusChanged
+class EvidenceAttached(BaseModel):
+    """A file was attached to a case: consoles showing the case refresh its timeline and gallery."""
+
+    model_config = ConfigDict(extra="forbid")
+    type: Literal["evidence.attached"] = "evidence.attached"
+    case_id: int
+    case_no: str
+    evidence_id: int
+    role: str
+    kind: str
+    flags: list[str]
+    at: datetime
+    audience: Audience
+
+
+# Discriminated by `type`: events arriving from other processes over Redis are parsed back into these models.
+Event = Annotated[CaseChanged | PositionUpdated | OfficerStatusChanged | EvidenceAttached, Field(discriminator="type")]

@@ -43,7 +43,7 @@ Provider = Callable[[Principal], Awaitable[list[dict[str, Any]]]]
 def topics_of(event_type: str) -> tuple[str, ...]:
     if event_type == "case.escalated":
         return ("cases", "alerts")
-    if event_type.startswith("case."):
+    if event_type.startswith(("case.", "evidence.")):
         return ("cases",)
     if event_type.startswith(("position.", "officer.", "device.")):
         return ("positions",)
