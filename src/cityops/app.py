@@ -56,7 +56,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         providers.install(hub, rt)
         hub.start(rt.bus.subscribe(maxsize=10_000))
         app.state.hub = hub
-        tracker = await tracking_lifecycle.start(rt, periodic=run_sweeper)
+        tracker = await tracking_lifecycle.start(rt, periodic=run_sweeper, hub=hub)
         tasks = [asyncio.create_task(sweeper.run_forever(rt)),
                  asyncio.create_task(media_maintenance.purge_forever(rt))] if run_sweeper else []
         try:

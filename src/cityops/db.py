@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, MetaData, event
+from sqlalchemy import JSON, DateTime, MetaData, event, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -91,14 +91,26 @@ def _write_lock(session: AsyncSession) -> asyncio.Lock | None:
     return lock
 
 
+# Any constant works: it only has to be the same for every writer of this database.
+PG_AUDIT_LOCK_KEY = 0x63_69_74_79  # "city"
+
+
 @asynccontextmanager
-async def writing(session: AsyncSession) -> AsyncIterator[AsyncSession]:
-    """One write transaction: commit on success, roll back on any error (nothing half-written)."""
+async def writing(session: AsyncSession, *, audited: bool = True) -> AsyncIterator[AsyncSession]:
+    """One write transaction: commit on success, roll back on any error (nothing half-written).
+
+    On PostgreSQL an audited transaction takes the audit chain's advisory lock first, before any row lock: every
+    writer then locks in the same order (chain, then rows), so a case action and a background writer that also
+    appends to the audit log cannot deadlock. Writers that never append to the audit log (position history)
+    pass ``audited=False`` and do not queue behind it.
+    """
     lock = _write_lock(session)
     if lock is not None:
         await lock.acquire()
     try:
         try:
+            if audited and lock is None and dialect(session) == "postgresql":
+                await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": PG_AUDIT_LOCK_KEY})
             yield session
             await session.commit()
         except BaseException:

@@ -4,6 +4,7 @@ areas and categories, and the case builder."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -11,10 +12,17 @@ from sqlalchemy import select
 
 from cityops.app import create_app
 from cityops.catalog.models import Category
+from cityops.config import Settings
 from cityops.geo.models import AreaRow
 from cityops.runtime import Runtime
 from evaluation.ev_support import Builder, Clock, Places
 from support import World
+
+
+@pytest.fixture
+def settings(db_url: str, tmp_path: Path) -> Settings:
+    """The shared settings, with the blob store in the test's own folder (history stores an after-photo)."""
+    return Settings(database_url=db_url, redis_url=None, require_in_district=True, media_dir=tmp_path / "media")
 
 
 @pytest.fixture
@@ -35,7 +43,7 @@ async def ev_client(rt: Runtime, clock: Clock, monkeypatch: pytest.MonkeyPatch) 
     listener is not started: it reacts to every case event in transactions of its own, which on PostgreSQL can
     deadlock with the case service (reported to the lead), and nothing evaluated here depends on it."""
 
-    async def no_tracking(rt: Runtime, *, periodic: bool = True) -> _NoTracker:
+    async def no_tracking(rt: Runtime, **_: object) -> _NoTracker:
         return _NoTracker()
 
     monkeypatch.setattr("cityops.tracking.lifecycle.start", no_tracking)

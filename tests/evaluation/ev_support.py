@@ -45,7 +45,7 @@ class Builder:
 
     async def case(self, *, filed_at: datetime | None, status: str, grid: str = "01", dept: str = "enforcement",
                    officer: str | None = "officer", category: str = "06010", channel: str = "inspector",
-                   events: list[tuple[str, datetime]] = (), suspended_once: bool = False,  # type: ignore[assignment]
+                   events: list[tuple[Any, ...]] = (), suspended_once: bool = False,  # type: ignore[assignment]
                    lat: float | None = None, lon: float | None = None, **cols: Any) -> int:
         self.n += 1
         created = cols.pop("created_at", filed_at or T(10, 1))
@@ -62,10 +62,10 @@ class Builder:
         async with self.rt.sessionmaker() as s, writing(s):
             s.add(row)
             await s.flush()
-            for action, at in events:
+            for action, at, *attachments in events:
                 s.add(CaseEvent(case_id=row.id, action=action, from_status=None, to_status="x", at=at,
-                                attachments=[], data={}, actor_id=self.w.users[officer] if officer else None,
-                                actor_role="officer"))
+                                attachments=list(attachments), data={},
+                                actor_id=self.w.users[officer] if officer else None, actor_role="officer"))
             if suspended_once:
                 s.add(CaseRequest(case_id=row.id, kind="suspend", reason="挂账",
                                   requested_by=self.w.users["dispatcher"], requested_at=created, decision="approved",
@@ -73,3 +73,21 @@ class Builder:
         return row.id
 
 
+
+
+async def after_photo(rt: Runtime, case_id: int, user_id: int, at: datetime) -> int:
+    """An after-photo (处置后照片) as evidence of the case, straight into the media tables (no upload needed here)."""
+    from sqlalchemy import select
+
+    from cityops.media.models import Blob, Evidence
+
+    sha = "ab" * 32
+    async with rt.sessionmaker() as s, writing(s):
+        if await s.scalar(select(Blob.sha256).where(Blob.sha256 == sha)) is None:
+            s.add(Blob(sha256=sha, size=1, mime="image/jpeg", kind="image", meta={}, created_at=at))
+            await s.flush()
+        ev = Evidence(case_id=case_id, blob_sha256=sha, upload_id="0" * 32, role="after", uploaded_by=user_id,
+                      attached_by=user_id, attached_at=at, flags=[], public=False)
+        s.add(ev)
+        await s.flush()
+        return ev.id

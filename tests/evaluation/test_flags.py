@@ -13,9 +13,9 @@ import pytest
 from cityops.audit import service as audit_service
 from cityops.demo.history import RULES, HistoryResult, generate
 from cityops.evaluation import service
-from cityops.evaluation.periods import Period
+from cityops.evaluation.periods import Period, parse_month
 from cityops.runtime import Runtime
-from evaluation.ev_support import Clock, T
+from evaluation.ev_support import Builder, Clock, T, after_photo
 from support import World, act, new_case
 
 END = T(11, 1)  # history of September and October 2026
@@ -63,7 +63,7 @@ async def test_clean_history_raises_no_flag(rt: Runtime, world: World) -> None:
         assert (await audit_service.verify(s)).ok
 
 
-async def _clean_case(c: httpx.AsyncClient, w: World, clock: Clock, **extra: Any) -> int:
+async def _clean_case(rt: Runtime, c: httpx.AsyncClient, w: World, clock: Clock, **extra: Any) -> int:
     lat, lon = w.inside
     cid = int((await new_case(c, w, **extra))["id"])
     steps: list[tuple[str, str, dict[str, Any]]] = [
@@ -71,15 +71,16 @@ async def _clean_case(c: httpx.AsyncClient, w: World, clock: Clock, **extra: Any
         ("dispatcher", "dispatch", {"department_id": w.departments["enforcement"], "officer_id": w.users["officer"]}),
         ("officer", "accept", {}), ("officer", "depart", {}),
         ("officer", "arrive", {"lat": lat, "lon": lon + 0.0001}),
-        ("officer", "handle", {"lat": lat, "lon": lon, "attachments": ["after-1.jpg"],
-                               "handling": {"measure": "rectification_order", "party_name": "某商户",
-                                            "evidence_ids": ["after-1.jpg"]}}),
-        ("officer", "feed_back", {"attachments": ["after-2.jpg"]}),
+        ("officer", "handle", {"lat": lat, "lon": lon, "handling": {"measure": "rectification_order",
+                                                                    "party_name": "某商户"}}),
+        ("officer", "feed_back", {}),
         ("inspector", "check", {"passed": True, "lat": lat, "lon": lon}),
         ("shiftlead", "close", {}),
     ]
     for who, action, params in steps:
         clock.now += timedelta(minutes=5)
+        if action == "handle":
+            await after_photo(rt, cid, w.users["officer"], clock.now)
         await act(c, w, cid, who, action, **params)
     return cid
 
@@ -87,10 +88,10 @@ async def _clean_case(c: httpx.AsyncClient, w: World, clock: Clock, **extra: Any
 async def test_a_clean_loop_through_the_api_raises_no_flag(rt: Runtime, ev_client: httpx.AsyncClient,
                                                            world: World, clock: Clock) -> None:
     clock.now = T(10, 12, 9)
-    await _clean_case(ev_client, world, clock)
+    await _clean_case(rt, ev_client, world, clock)
     # Same category at the same spot again, but 13 days after the first was closed: not a recurrence.
     clock.now = T(10, 25, 9)
-    await _clean_case(ev_client, world, clock)
+    await _clean_case(rt, ev_client, world, clock)
     r = await ev_client.get("/api/v1/evaluation/flags", params={"month": "2026-10"}, headers=world.h("commander"))
     assert r.status_code == 200, r.text
     assert r.json()["flags"] == []
@@ -168,3 +169,18 @@ def test_period_of_the_history_window_is_in_local_time() -> None:
 
     p = window(END, 3, ZoneInfo("Asia/Shanghai"))
     assert p.start == T(8, 1) and p.end == END
+
+
+async def test_without_the_evidence_table_timeline_attachments_count(rt: Runtime, builder: Builder,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    async def no_table(session: object, name: str) -> bool:
+        return False
+
+    monkeypatch.setattr("cityops.evaluation.flags.evidence.has_table", no_table)
+    photo = await builder.case(filed_at=T(10, 5, 9), status="closed", closed_at=T(10, 5, 12),
+                               events=[("arrive", T(10, 5, 10)), ("handle", T(10, 5, 11), "17")])
+    bare = await builder.case(filed_at=T(10, 6, 9), status="closed", closed_at=T(10, 6, 12),
+                              events=[("arrive", T(10, 6, 10)), ("handle", T(10, 6, 11))])
+    found = [f for f in await _flags(rt, parse_month("2026-10", ZoneInfo("Asia/Shanghai")))
+             if f.flag.rule == "no_after_photo"]
+    assert [f.flag.case_ids for f in found] == [(bare,)] and photo != bare

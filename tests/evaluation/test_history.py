@@ -14,6 +14,7 @@ from cityops.case import workflow as wf
 from cityops.case.models import Case, CaseCounter, CaseEvent, CaseRequest, HandlingRecord
 from cityops.demo.history import generate
 from cityops.evaluation.models import SurveyResponse
+from cityops.media.models import Evidence
 from cityops.runtime import Runtime
 from evaluation.ev_support import T
 from support import World
@@ -31,6 +32,7 @@ async def test_generated_history_is_consistent(rt: Runtime, world: World) -> Non
         for e in (await s.execute(select(CaseEvent).order_by(CaseEvent.id))).scalars():
             events[e.case_id].append(e)
         requests = {r.id: r for r in (await s.execute(select(CaseRequest))).scalars()}
+        evidence = {e.id: e for e in (await s.execute(select(Evidence))).scalars()}
         handled = defaultdict(int)
         for cid in (await s.execute(select(HandlingRecord.case_id))).scalars():
             handled[cid] += 1
@@ -40,8 +42,11 @@ async def test_generated_history_is_consistent(rt: Runtime, world: World) -> Non
         verified = await audit_service.verify(s)
     assert len(cases) == h.cases > 80
     assert verified.ok and audit_after - audit_before == h.audit_entries == h.events + surveys
+    assert len(evidence) > 50
     for cid, case in cases.items():
-        tl = events[cid]
+        # Evidence attachments are timeline entries of the media service, not moves of the workflow.
+        photos = [e for e in events[cid] if e.action == "attach_evidence"]
+        tl = [e for e in events[cid] if e.action != "attach_evidence"]
         assert tl[0].action == "report" and tl[0].to_status == "reported"
         for prev, e in zip(tl, tl[1:], strict=False):
             rule = wf.RULES[e.action]
@@ -55,6 +60,13 @@ async def test_generated_history_is_consistent(rt: Runtime, world: World) -> Non
                 assert requests[e.data["request_id"]].case_id == cid
         assert case.status == tl[-1].to_status
         assert case.version == len(tl)
+        # An after-photo is evidence of this case, and what the handling and feedback entries name.
+        for p in photos:
+            ev = evidence[int(p.data["evidence_id"])]
+            assert ev.case_id == cid and ev.role == "after" and ev.case_event_id == p.id
+            assert p.attachments == [str(ev.id)]
+        named = {a for e in tl if e.action in ("handle", "feed_back") for a in e.attachments}
+        assert named <= {p.attachments[0] for p in photos}
         assert handled[cid] == sum(e.action == "handle" for e in tl)
         last = {e.action: e.at for e in tl}
         for action, col in (("file", case.filed_at), ("dispatch", case.dispatched_at), ("close", case.closed_at)):

@@ -108,7 +108,7 @@ async def test_a_bad_month_names_the_field(ev_client: httpx.AsyncClient, world: 
 
 def test_the_cli_seeds_history_and_writes_the_report(db_url: str, tmp_path: Path) -> None:
     runner = CliRunner()
-    env = {"CITYOPS_DATABASE_URL": db_url}
+    env = {"CITYOPS_DATABASE_URL": db_url, "CITYOPS_MEDIA_DIR": str(tmp_path / "media")}
     seeded = runner.invoke(cli_app, ["demo", "--days", "1", "--per-day", "2", "--months", "1"], env=env)
     assert seeded.exit_code == 0, seeded.output
     assert "history" in seeded.output and "planted" in seeded.output

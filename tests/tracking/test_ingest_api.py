@@ -221,3 +221,22 @@ async def test_batch_ndjson_and_array(tc: httpx.AsyncClient, world: World, rt: R
         {"device_id": "dev-g", "lat": 35.0, "lon": 113.0}])
     assert r.json()["rejected"] == {"bad_token": 1}
     assert len(await _stored(rt)) == 4
+
+
+async def test_signed_in_officer_phone_registers_itself(tc: httpx.AsyncClient, world: World, rt: Runtime,
+                                                       clock: Clock) -> None:
+    """The field app reports as ``web-<user id>`` with the officer's session: that phone becomes theirs; an
+    anonymous report from an unknown phone stays refused, and an admin's batch never registers anything."""
+    w = world
+    body = [{"device_id": "web-9", "lat": 35.002, "lon": 113.002, "at": clock.now.isoformat()}]
+    r = await tc.post("/api/v1/tracking/positions/batch", json=body, headers=w.h("officer"))
+    assert r.json()["accepted"] == 1
+    r = await tc.get("/api/v1/tracking/devices", params={"officer_id": w.users["officer"]}, headers=w.h("admin"))
+    assert [(d["identifier"], d["kind"], d["mode"]) for d in r.json()] == [("web-9", "phone", "walk")]
+    r = await tc.post("/api/v1/tracking/positions/batch", json=body, headers=w.h("officer2"))  # not theirs
+    assert r.json()["rejected"] == {"bad_token": 1}
+    r = await tc.get("/api/v1/osmand?id=web-77&lat=35&lon=113")
+    assert r.status_code == 400
+    r = await tc.post("/api/v1/tracking/positions/batch", json=[{**body[0], "device_id": "gw-1"}],
+                      headers=w.h("admin"))
+    assert r.json()["rejected"] == {"unknown_device": 1}

@@ -88,3 +88,41 @@ async def test_field_app_websocket_stream(live: tuple[str, int], world: World, r
         with pytest.raises(websockets.ConnectionClosed) as closed:
             await asyncio.wait_for(ws.recv(), 5)
         assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
+
+
+async def _next(ws: websockets.ClientConnection, pending: list[dict[str, object]]) -> dict[str, object]:
+    if not pending:
+        m = json.loads(await asyncio.wait_for(ws.recv(), 5))
+        pending.extend(m["messages"] if m.get("type") == "batch" else [m])
+    return pending.pop(0)
+
+
+async def test_console_map_gets_positions_snapshot_then_updates(live: tuple[str, int], world: World, rt: Runtime,
+                                                                clock: Clock) -> None:
+    base, _ = live
+    w = world
+    async with httpx.AsyncClient(base_url=f"http://{base}") as api:
+        dev = await register(api, w, "map-1", "officer")
+        r = await api.put(f"/api/v1/tracking/officers/{w.users['officer']}/duty", json={"on_duty": True},
+                          headers=w.h("officer"))
+        assert r.json()["duty"] == "on_duty"
+        t = int((clock.now - timedelta(seconds=20)).timestamp())
+        await api.get(f"/api/v1/osmand?id=map-1&lat=35.003&lon=113.004&timestamp={t}&bearing=90")
+        await settle(rt)
+        async with websockets.connect(f"ws://{base}/api/v1/ws") as ws:
+            pending: list[dict[str, object]] = []
+            await ws.send(json.dumps({"type": "auth", "token": w.tokens["dispatcher"]}))
+            assert (await _next(ws, pending))["type"] == "ready"
+            await ws.send(json.dumps({"type": "subscribe", "topics": ["positions"]}))
+            snap = await _next(ws, pending)
+            assert snap["type"] == "snapshot" and snap["topic"] == "positions"
+            [item] = snap["items"]  # type: ignore[misc]
+            assert (item["officer_id"], item["officer_name"], item["status"], item["lat"], item["bearing"]) == (
+                w.users["officer"], "officer", "available", 35.003, 90.0)
+            await api.get(f"/api/v1/osmand?id=map-1&lat=35.0031&lon=113.004&timestamp={t + 10}")
+            while True:  # the position event comes with the next tick (≤ 1 s)
+                m = await _next(ws, pending)
+                if m["type"] == "event" and m["event"]["type"] == "position.updated":  # type: ignore[index]
+                    break
+            ev = m["event"]
+            assert (ev["device_id"], ev["officer_id"], ev["lat"]) == (dev["id"], w.users["officer"], 35.0031)  # type: ignore[index]

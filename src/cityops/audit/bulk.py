@@ -28,7 +28,7 @@ class NewEntry:
 
 async def append_many(session: AsyncSession, entries: Iterable[NewEntry], *, batch: int = 2000) -> int:
     """Chain ``entries`` after the current head, in the order given, inside the caller's transaction."""
-    if session.bind.dialect.name == "postgresql":
+    if session.get_bind().dialect.name == "postgresql":
         await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
     head = (await session.execute(select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc())
                                   .limit(1))).first()

@@ -12,10 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cityops.audit.chain import GENESIS, Break, ChainEntry, canonical_json, entry_hash, find_break
 from cityops.audit.models import AuditEntry
-from cityops.db import dialect
+from cityops.db import PG_AUDIT_LOCK_KEY, dialect
 
-# Any constant works: it only has to be the same for every writer of this database.
-_PG_LOCK_KEY = 0x63_69_74_79  # "city"
+_PG_LOCK_KEY = PG_AUDIT_LOCK_KEY  # re-taking it inside `writing` is free: the lock is re-entrant per transaction
 
 
 async def append(

@@ -354,7 +354,7 @@ async def _apply(rt: Runtime, session: AsyncSession, case: Case, o: wf.Outcome, 
         # Distance from the case (a manual press far away is allowed but flagged); a device's fix is the evidence.
         data.update(arrival_data(case_lat=case.lat, case_lon=case.lon, lat=body.lat, lon=body.lon,
                                  radius_m=rt.settings.tracking.arrival_radius_m,
-                                 by_device=caller.token_kind == "device", refs=body.attachments))
+                                 by_device=caller.token_kind == "device"))
     elif a == "handle":
         h = body.handling
         assert h is not None  # the workflow refused a handle without a measure

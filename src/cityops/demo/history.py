@@ -19,24 +19,21 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cityops.audit.bulk import NewEntry, append_many
 from cityops.auth.models import User, UserRole
-from cityops.case.models import Case, CaseCounter, CaseEvent, CaseRequest, HandlingRecord
 from cityops.catalog import service as catalog_service
 from cityops.catalog.models import Category, FilingCondition
 from cityops.db import writing
 from cityops.deadlines.engine import Limit, add_limit
 from cityops.deadlines.units import TimeUnit
+from cityops.demo.history_insert import insert_plans
 from cityops.demo.history_plan import Cat, People, Plan, Spot, Twist, jitter, plan_case
 from cityops.errors import InvalidInput
 from cityops.evaluation.config import EvaluationConfig, load
-from cityops.evaluation.models import SurveyResponse
 from cityops.evaluation.periods import Period, parse_month
 from cityops.geo.index import haversine_m
 from cityops.geo.models import AreaRow
@@ -288,7 +285,7 @@ async def generate(rt: Runtime, *, months: int, end: datetime, per_month: float 
             progress(f"planned {len(planner.plans)} cases")
         plans = sorted((p for p in planner.plans if p[0].steps[0].at < period.end), key=lambda p: p[0].steps[0].at)
         async with writing(s):
-            ids = await _insert(s, plans, tz, result)
+            ids = await insert_plans(rt, s, plans, tz, result)
         if progress:
             progress(f"inserted {result.cases} cases, {result.events} timeline entries, {result.audit_entries} "
                      "audit entries")
@@ -303,88 +300,6 @@ async def generate(rt: Runtime, *, months: int, end: datetime, per_month: float 
         result.slow_area = world.slow
     rt.invalidate()
     return result
-
-
-async def _insert(s: AsyncSession, plans: list[tuple[Plan, Spot, str | None]], tz: ZoneInfo,
-                  result: HistoryResult) -> list[int]:
-    days = sorted({p.steps[0].at.astimezone(tz).date() for p, _, _ in plans})
-    counters = dict((await s.execute(select(CaseCounter.day, CaseCounter.last).where(CaseCounter.day.in_(days)))).all())
-    next_no = dict(counters)
-    rows = []
-    for plan, spot, _ in plans:
-        t0 = plan.steps[0].at
-        d = t0.astimezone(tz).date()
-        next_no[d] = next_no.get(d, 0) + 1
-        f = plan.fields
-        rows.append({
-            "case_no": f"{d:%Y%m%d}{next_no[d]:05d}", "status": f["status"], "channel": f["channel"],
-            "title": plan.steps[0].note.split("发现")[-1] if plan.steps[0].note else "问题",
-            "description": plan.steps[0].note or "", "address": spot.address, "lat": spot.lat, "lon": spot.lon,
-            "grid_id": spot.grid_id, "community_id": spot.community_id, "street_id": spot.street_id,
-            "category_id": f["category_id"], "condition_id": f["condition_id"], "reporter_id": f["reporter_id"],
-            "reporter_name": f["reporter_name"], "reporter_phone": f["reporter_phone"],
-            "inspector_id": f["inspector_id"], "department_id": f.get("department_id"),
-            "officer_id": f.get("officer_id"), "pending_request_id": None,
-            "status_before_suspend": f.get("status_before_suspend"), "check_passed": f.get("check_passed"),
-            "rework_count": f["rework_count"], "return_count": f["return_count"],
-            "extension_count": f["extension_count"], "deadline_value": f.get("deadline_value"),
-            "deadline_unit": f.get("deadline_unit"), "due_at": f.get("due_at"), "due_provisional": False,
-            "step": f.get("step"), "step_started_at": f.get("step_started_at"), "step_due_at": f.get("step_due_at"),
-            "pauses": f["pauses"], "suspended_at": f.get("suspended_at"), "escalation_level": 0,
-            "satisfaction": f["satisfaction"], "created_at": t0, "updated_at": plan.steps[-1].at,
-            "filed_at": f.get("filed_at"), "dispatched_at": f.get("dispatched_at"), "arrived_at": f.get("arrived_at"),
-            "handled_at": f.get("handled_at"), "fed_back_at": f.get("fed_back_at"), "closed_at": f.get("closed_at"),
-            "version": len(plan.steps),
-        })
-    # The table, not the ORM entity: an ORM insert would reset the version counter to 1.
-    table = Case.__table__
-    ids = list((await s.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows)).scalars())
-    for d, last in next_no.items():
-        if d in counters:
-            await s.execute(CaseCounter.__table__.update().where(CaseCounter.day == d).values(last=last))
-        else:
-            await s.execute(insert(CaseCounter).values(day=d, last=last))
-    req_rows = [{**r, "case_id": cid} for (plan, _, _), cid in zip(plans, ids, strict=True) for r in plan.requests]
-    req_ids = list((await s.execute(insert(CaseRequest).returning(CaseRequest.id, sort_by_parameter_order=True),
-                                    req_rows)).scalars()) if req_rows else []
-    events: list[dict[str, Any]] = []
-    hrecs: list[dict[str, Any]] = []
-    surveys: list[dict[str, Any]] = []
-    audit: list[NewEntry] = []
-    k = 0
-    for (plan, spot, _), cid, row in zip(plans, ids, rows, strict=True):
-        base = k
-        k += len(plan.requests)
-        for st in plan.steps:
-            data = dict(st.data)
-            if st.request is not None:
-                data = {"request_id": req_ids[base + st.request], **data}
-            events.append({"case_id": cid, "action": st.action, "from_status": st.from_status,
-                           "to_status": st.to_status, "actor_id": st.actor_id, "actor_role": st.actor_role,
-                           "at": st.at, "lat": st.lat, "lon": st.lon, "note": st.note,
-                           "attachments": st.attachments, "data": data})
-            if st.action == "report":
-                audit.append(NewEntry(st.at, st.actor_id, "case.report", "case", cid, {
-                    "case_no": row["case_no"], "channel": row["channel"], "lat": spot.lat, "lon": spot.lon,
-                    "category_id": row["category_id"], "condition_id": row["condition_id"]}))
-            else:
-                audit.append(NewEntry(st.at, st.actor_id, f"case.{st.action}", "case", cid, {
-                    "from": st.from_status, "to": st.to_status, "role": st.actor_role, "lat": st.lat, "lon": st.lon,
-                    "note": st.note, "attachments": st.attachments, **data}))
-        hrecs += [{**h, "case_id": cid} for h in plan.handling]
-        if plan.survey is not None:
-            surveys.append({**plan.survey, "case_id": cid, "comment": None, "recorded_by": None})
-            audit.append(NewEntry(plan.survey["responded_at"], None, "survey.answered", "case", cid, {
-                "channel": plan.survey["channel"], "satisfaction": plan.survey["satisfaction"], "comment": None}))
-    await s.execute(insert(CaseEvent), events)
-    if hrecs:
-        await s.execute(insert(HandlingRecord), hrecs)
-    if surveys:
-        await s.execute(insert(SurveyResponse), surveys)
-    audit.sort(key=lambda e: e.at)
-    result.audit_entries = await append_many(s, audit)
-    result.cases, result.events = len(ids), len(events)
-    return ids
 
 
 def history_end(rt: Runtime, days: int) -> datetime:

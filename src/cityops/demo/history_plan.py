@@ -151,6 +151,8 @@ class Walk:
         return jitter(self.spot.lat, self.spot.lon, self.rng.uniform(0, metres), self.rng)
 
 
+# Stands for the id of the case's after-photo evidence until the rows are inserted (history.py fills it in).
+AFTER_PHOTO = "@after-photo"
 BACKGROUND_MEASURES = ("on_the_spot_fix", "on_the_spot_fix", "warning", "rectification_order")
 
 
@@ -221,10 +223,9 @@ def plan_case(*, rng: random.Random, t0: datetime, spot: Spot, cat: Cat, people:
                           arrive_radius_m=arrive_radius_m)
     if channel in ("public", "open311") and resident is not None and rng.random() < 0.8:
         sat = rng.choice(["satisfied"] * 8 + ["basically_satisfied", "dissatisfied"])
-        if sat == "basically_satisfied":
-            # Answered through the survey link instead of the 评价 action (cases.satisfaction is VARCHAR(16),
-            # too short for this value on PostgreSQL; the survey table holds it).
-            w.survey = {"channel": "portal" if channel == "public" else "open311", "satisfaction": sat,
+        if channel == "open311":
+            # An Open311 reporter has no account to 评价 with: the answer comes back through the survey link.
+            w.survey = {"channel": "open311", "satisfaction": sat,
                         "responded_at": w.t + timedelta(minutes=rng.uniform(60, 600))}
         else:
             w.go(rng.uniform(60, 600), "evaluate", "evaluated", resident, "resident", data={"satisfaction": sat})
@@ -274,8 +275,13 @@ def _arrive_and_handle(w: Walk, rng: random.Random, cat: Cat, officer: int, twis
         amount = 200.0 if measure == "fine" else None
     if party is None and cat.dept == "enforcement" and measure in ("fine", "rectification_order", "warning"):
         party = f"{rng.choice('鑫隆福兴华盛永和佳禾金鼎')}{rng.choice('记号坊斋')}商户{rng.randint(1, 99):02d}"
-    photos = [] if twist.no_photo else [f"demo-after-{w.spot.grid_id}-{len(w.steps)}-{rng.randint(0, 10**6)}.jpg"]
+    photos = [] if twist.no_photo else [AFTER_PHOTO]
     hlat, hlon = (None, None) if twist.no_position else w.near()
+    if photos and not second_round:
+        # The officer attaches the after-photo (处置后照片) first, as the media service records it.
+        w.go(rng.uniform(3, 10), "attach_evidence", "on_scene", officer, "officer", lat=hlat, lon=hlon,
+             attachments=list(photos), data={"evidence_id": AFTER_PHOTO, "role": "after", "kind": "image",
+                                             "flags": []})
     record = {"measure": measure, "fine_amount": amount, "party_name": party,
               "party_kind": "shop" if party else None, "evidence_ids": photos, "note": "已处置完毕"}
     w.go(rng.uniform(5, 25), "handle", "handled", officer, "officer", lat=hlat, lon=hlon,
@@ -286,7 +292,7 @@ def _arrive_and_handle(w: Walk, rng: random.Random, cat: Cat, officer: int, twis
 
 def _feedback_check_close(w: Walk, rng: random.Random, people: People, officer: int, inspector: int, cat: Cat,
                           twist: Twist, rework: bool, arrive_radius_m: float) -> None:
-    photos = [] if twist.no_photo else [f"demo-feedback-{rng.randint(0, 10**6)}.jpg"]
+    photos = [] if twist.no_photo else [AFTER_PHOTO]
     w.go(rng.uniform(1, 10), "feed_back", "fed_back", officer, "officer", note="处置完成，已拍照",
          attachments=photos)
     w.f["fed_back_at"] = w.t

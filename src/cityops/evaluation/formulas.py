@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -50,11 +51,11 @@ class Counts:
         return Counts(**{f.name: getattr(self, f.name) + getattr(other, f.name) for f in fields(self)})
 
     @classmethod
-    def from_row(cls, row: Mapping[str, object]) -> Counts:
-        kw = {}
+    def from_row(cls, row: Mapping[str, Any]) -> Counts:
+        kw: dict[str, Any] = {}
         for f in fields(cls):
             v = row.get(f.name)
-            kw[f.name] = (float(v or 0) if f.name == "enforce_seconds" else int(v or 0))  # type: ignore[arg-type]
+            kw[f.name] = float(v or 0) if f.name == "enforce_seconds" else int(v or 0)
         return cls(**kw)
 
     def as_dict(self) -> dict[str, float]:

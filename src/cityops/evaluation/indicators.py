@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cityops.case.models import Case, CaseEvent, CaseRequest
 from cityops.catalog.models import Category
-from cityops.db import UTCDateTime
+from cityops.db import UTCDateTime, dialect
 from cityops.evaluation.formulas import Counts
 from cityops.evaluation.models import SurveyResponse
 from cityops.evaluation.periods import Period
@@ -86,12 +86,14 @@ def group_key(by: str | None, spec: Spec) -> ColumnElement[Any]:
     if by == "day":
         assert spec.day_origin is not None
         return floor_int(seconds_between(Case.filed_at, _ts("day_origin", spec.day_origin)) / 86400.0)
-    cols = {"street": Case.street_id, "community": Case.community_id, "grid": Case.grid_id,
+    cols: dict[str, Any] = {
+            "street": Case.street_id, "community": Case.community_id, "grid": Case.grid_id,
             "department": Case.department_id, "officer": Case.officer_id, "category": Case.category_id,
             "channel": Case.channel}
     if by not in cols:
         raise ValueError(f"group by one of: {', '.join(GROUPS)}")
-    return cols[by]
+    col: ColumnElement[Any] = cols[by]
+    return col
 
 
 def _first(action: str, column: Any) -> Any:
@@ -158,7 +160,7 @@ def _sums(b: Any, spec: Spec, pg: bool) -> list[ColumnElement[Any]]:
         "satisfied": flag(and_(valid, b.sat.in_(SATISFIED))),
         "public_valid": flag(and_(valid, b.channel.in_(spec.public_channels))),
     }
-    out = [func.sum(c).label(n) for n, c in cols.items()]
+    out: list[ColumnElement[Any]] = [func.sum(c).label(n) for n, c in cols.items()]
     if pg:
         # Nearest-rank p90 in the same pass: percentile_disc(0.9) is the first value whose cumulative share
         # reaches 90 % (⌈0.9·n⌉-th), and it skips the NULLs of cases not timed.
@@ -185,20 +187,20 @@ def sets_select(spec: Spec, bys: Sequence[str]) -> Select[Any]:
 async def no_jit(session: AsyncSession) -> None:
     """PostgreSQL: no JIT for this read transaction. The correlated lookups make the planner's cost estimate
     huge, which switches on JIT optimisation that costs seconds to save milliseconds on a month of cases."""
-    if session.bind.dialect.name == "postgresql":
+    if dialect(session) == "postgresql":
         from sqlalchemy import text
 
         await session.execute(text("SET LOCAL jit = off"))
 
 
 def _is_pg(session: AsyncSession) -> bool:
-    return bool(session.bind.dialect.name == "postgresql")
+    return dialect(session) == "postgresql"
 
 
 async def counts(session: AsyncSession, spec: Spec, by: str | None = None) -> dict[Any, Counts]:
     """Counts per group key (key 0 when ``by`` is None). Groups without cases do not appear."""
     await no_jit(session)
-    rows = (await session.execute(counts_select(spec, by, session.bind.dialect.name))).mappings().all()
+    rows = (await session.execute(counts_select(spec, by, dialect(session)))).mappings().all()
     return {r["k"]: Counts.from_row(r) for r in rows}
 
 
@@ -222,7 +224,7 @@ def p90_select(spec: Spec, by: str | None, dialect: str = "sqlite") -> Select[An
 
 async def p90s(session: AsyncSession, spec: Spec, by: str | None = None) -> dict[Any, float]:
     await no_jit(session)
-    q = p90_select(spec, by, session.bind.dialect.name)
+    q = p90_select(spec, by, dialect(session))
     return {k: float(s) for k, s in (await session.execute(q)).all() if s is not None}
 
 

@@ -40,7 +40,7 @@ class Labels:
             else:
                 q = None
             if q is not None:
-                have.update(dict((await self.s.execute(q)).all()))  # type: ignore[arg-type]
+                have.update(dict((await self.s.execute(q)).all()))
         return have
 
     async def name(self, kind: str, key: Any) -> str:

@@ -49,10 +49,10 @@ async def _step_timeliness(session: AsyncSession, period: Period, *, action: str
 
 
 async def inspectors(session: AsyncSession, period: Period, limits: RoleLimits) -> list[RoleRow]:
-    reports = {u: (int(n), int(v or 0)) for u, n, v in (await session.execute(
+    reports: dict[int, tuple[int, int]] = {u: (int(n), int(v or 0)) for u, n, v in (await session.execute(
         select(Case.reporter_id, func.count(), func.sum(flag(Case.filed_at.isnot(None))))
         .where(Case.channel == "inspector", Case.reporter_id.isnot(None), *_in(period, Case.created_at))
-        .group_by(Case.reporter_id))).all()}
+        .group_by(Case.reporter_id))).all() if u is not None}
     verify = await _step_timeliness(session, period, action="verify", role="inspector", after=("send_verify",),
                                     limit_s=limits.verify_minutes * 60)
     check = await _step_timeliness(session, period, action="check", role="inspector", after=("feed_back",),
@@ -80,6 +80,8 @@ async def intake(session: AsyncSession, period: Period, limits: RoleLimits) -> l
          .group_by(e.actor_id))
     out = []
     for u, n, on_time, dec, filed in (await session.execute(q)).all():
+        if u is None:
+            continue
         n, on_time, dec, filed = int(n), int(on_time or 0), int(dec or 0), int(filed or 0)
         out.append(RoleRow(u, n, {"on_time_register_rate": ratio(on_time, n), "confirmed_rate": ratio(filed, dec)},
                            {"registered": n, "registered_on_time": on_time, "decided": dec, "confirmed": filed}))
@@ -97,6 +99,8 @@ async def dispatchers(session: AsyncSession, period: Period, limits: RoleLimits)
          .group_by(e.actor_id))
     out = []
     for u, n, back in (await session.execute(q)).all():
+        if u is None:
+            continue
         n, back = int(n), int(back or 0)
         t = timely.get(u, (0, 0))
         out.append(RoleRow(u, n, {"on_time_dispatch_rate": ratio(t[1], t[0]),

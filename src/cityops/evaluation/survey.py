@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import exists, select
+from sqlalchemy import ColumnElement, exists, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,7 +20,7 @@ from cityops.audit import service as audit_service
 from cityops.auth.service import Principal
 from cityops.case.models import Case
 from cityops.case.workflow import Satisfaction
-from cityops.db import writing
+from cityops.db import dialect, writing
 from cityops.errors import Conflict, InvalidInput, NotFound
 from cityops.evaluation.config import Survey
 from cityops.evaluation.models import SurveyCallback, SurveyResponse, SurveyToken
@@ -44,7 +44,7 @@ def sample_callbacks(case_ids: Sequence[int], cfg: Survey, seed: str) -> list[in
     return sorted(random.Random(seed).sample(pool, sample_size(len(pool), cfg)))
 
 
-def _unrated() -> list[object]:
+def _unrated() -> list[ColumnElement[bool]]:
     return [Case.satisfaction.is_(None), ~exists().where(SurveyResponse.case_id == Case.id)]
 
 
@@ -101,7 +101,7 @@ async def record_call(rt: Runtime, session: AsyncSession, *, callback_id: int, o
         raise InvalidInput("a rating goes only with outcome 'reached'", field="satisfaction")
     async with writing(session):
         q = select(SurveyCallback).where(SurveyCallback.id == callback_id)
-        if session.bind.dialect.name == "postgresql":
+        if dialect(session) == "postgresql":
             q = q.with_for_update()  # two operators recording the same call: the second sees the first
         cb = await session.scalar(q.execution_options(populate_existing=True))
         if cb is None:
@@ -123,7 +123,7 @@ async def record_call(rt: Runtime, session: AsyncSession, *, callback_id: int, o
 
 def _check_rating(satisfaction: str | None) -> str:
     try:
-        return Satisfaction(satisfaction).value
+        return Satisfaction(satisfaction or "").value
     except ValueError:
         raise InvalidInput("satisfaction must be one of: " + ", ".join(s.value for s in Satisfaction),
                            field="satisfaction") from None

@@ -80,15 +80,18 @@ async def recommend(rt: Runtime, session: AsyncSession, *, case_id: int, now: da
     duty = {uid: Duty(d) for uid, d in (await session.execute(
         select(OfficerStatusRow.user_id, OfficerStatusRow.duty).where(OfficerStatusRow.user_id.in_(ids)))).all()}
     tasks: dict[int, list[tuple[int, str]]] = {i: [] for i in ids}
-    for oid, cid, st in (await session.execute(select(Case.officer_id, Case.id, Case.status).where(
+    for oid, cid, case_status in (await session.execute(select(Case.officer_id, Case.id, Case.status).where(
             Case.officer_id.in_(ids), Case.status.in_(ACTIVE_CASE_STATUSES)))).all():
-        tasks[oid].append((cid, st))
+        if oid is not None:
+            tasks[oid].append((cid, case_status))
     devices: dict[int, list[tuple[int, str]]] = {}
     for did, oid, mode in (await session.execute(select(Device.id, Device.officer_id, Device.mode).where(
             Device.officer_id.in_(ids), Device.is_active.is_(True)))).all():
-        devices.setdefault(oid, []).append((did, mode))
+        if oid is not None:
+            devices.setdefault(oid, []).append((did, mode))
     cfg = rt.settings.tracking
     st = state_of(rt)
+    fixes = await st.store.get_many([did for devs in devices.values() for did, _ in devs])
     index = OfficerIndex(max(16, len(ids)))
     excluded = {"off_duty": 0, "busy": 0, "no_position": 0, "offline": 0}
     now_s = now.timestamp()
@@ -99,7 +102,7 @@ async def recommend(rt: Runtime, session: AsyncSession, *, case_id: int, now: da
             continue
         best = None
         for did, mode in devices.get(oid, []):
-            fix = await st.store.get(did)
+            fix = fixes.get(did)
             if fix is not None and (best is None or fix.at > best[0].at):
                 best = (fix, mode)
         if best is None:

@@ -19,6 +19,7 @@ from cityops.errors import AppError, Forbidden, NotAuthenticated, NotFound
 from cityops.runtime import Runtime
 from cityops.tracking import arrival
 from cityops.tracking.filters import Drop, evaluate
+from cityops.tracking.history import Record
 from cityops.tracking.osmand import RawFix
 from cityops.tracking.state import DeviceInfo, TrackingState, state_of
 from cityops.tracking.store import Latest
@@ -63,18 +64,20 @@ async def ingest(rt: Runtime, fixes: Sequence[RawFix], *, caller: Principal | No
     st = state_of(rt)
     res = IngestResult()
     devices = await st.devices.resolve(rt, {f.device for f in fixes})
+    if caller is not None and None in devices.values():
+        devices.update(await _register_own(rt, caller, [i for i, d in devices.items() if d is None], now))
     # Per device once per request: is it known, may this caller report for it? (None: refused, with the error.)
     usable: dict[str, DeviceInfo | AppError] = {}
-    for ident, dev in devices.items():
-        if dev is None or not dev.is_active:
+    for ident, info in devices.items():
+        if info is None or not info.is_active:
             usable[ident] = UnknownDevice(f"unknown device {ident!r}: register it first", field="id")
         else:
-            usable[ident] = _token_problem(dev, caller) or dev
+            usable[ident] = _token_problem(info, caller) or info
     now_s = now.timestamp()
     limits = st.limits
     last_of = st.last
     newest: dict[int, tuple[DeviceInfo, RawFix, float, float, float, datetime]] = {}
-    records = []
+    records: list[Record] = []
     append = records.append
     for f in fixes:
         dev = usable[f.device]
@@ -128,6 +131,29 @@ async def ingest(rt: Runtime, fixes: Sequence[RawFix], *, caller: Principal | No
     return res
 
 
+AUTO_REGISTER_MAX = 3  # new identifiers one request may register
+
+
+async def _register_own(rt: Runtime, caller: Principal, identifiers: list[str], now: datetime
+                        ) -> dict[str, DeviceInfo | None]:
+    """An officer signed in (the field app, or their device token) reporting from a phone not yet registered
+    gets it registered to themselves, as Traccar's "register unknown" does — anonymous reports never do."""
+    from cityops.tracking import service as tracking_service
+    from cityops.tracking.schemas import DeviceCreate
+
+    if caller.has(Role.ADMIN.value) or not caller.has(Role.OFFICER.value, Role.DEVICE.value):
+        return {}
+    for ident in identifiers[:AUTO_REGISTER_MAX]:
+        try:
+            async with rt.sessionmaker() as session:
+                await tracking_service.create_device(rt, session, data=DeviceCreate(
+                    identifier=ident, name=f"{caller.display_name} ({ident})"[:100], officer_id=caller.user_id),
+                    actor_id=caller.user_id, now=now)
+        except AppError as e:  # not an officer, or registered meanwhile by another request
+            log.info("device %s not registered for user %s: %s", ident, caller.user_id, e.message)
+    return await state_of(rt).devices.resolve(rt, identifiers[:AUTO_REGISTER_MAX])
+
+
 def _count(st: TrackingState, res: IngestResult) -> None:
     if res.accepted:
         st.count("accepted", res.accepted)
@@ -169,14 +195,16 @@ async def arrive(rt: Runtime, dev: DeviceInfo, case_id: int, fix: Latest, distan
     device = Principal(dev.officer_id, dev.officer_username or str(dev.officer_id), dev.officer_name or "",
                        frozenset({Role.DEVICE.value}), dev.department_id, "device", now + timedelta(hours=1))
     body = ActionIn(action="arrive", lat=fix.lat, lon=fix.lon,
-                    note=f"到场 by position: device {dev.identifier}, {distance_m:.0f} m from the case",
-                    attachments=[arrival.fix_ref(dev.id, fix.at, fix.accuracy_m)])
+                    note=f"到场 by position: device {dev.identifier}, {distance_m:.0f} m from the case")
+    token = arrival.position_evidence.set(arrival.fix_evidence(dev.id, fix.at, fix.accuracy_m, fix.lat, fix.lon))
     try:
         async with rt.sessionmaker() as session:
             await case_service.act(rt, session, case_id=case_id, body=body, caller=device, now=now)
     except AppError as e:
         log.info("automatic arrival refused for case %s: %s", case_id, e.message)
         return False
+    finally:
+        arrival.position_evidence.reset(token)
     st = state_of(rt)
     st.tasks.invalidate()
     st.count("arrivals")

@@ -150,7 +150,8 @@ async def _osmand(request: Request, caller: Principal | None) -> Response:
     return Response(status_code=200)
 
 
-_TAKEN = {200: {"description": "taken (or filtered: see /api/v1/tracking/ingest/stats)"}}
+_TAKEN: dict[int | str, dict[str, Any]] = {
+    200: {"description": "taken (or filtered: see /api/v1/tracking/ingest/stats)"}}
 
 
 @router.get("/api/v1/osmand", summary="OsmAnd / Traccar Client position report (query string)",

@@ -11,11 +11,13 @@ import contextlib
 import logging
 import socket
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import uvicorn
 
+from cityops.audit import service as audit_service
+from cityops.db import writing
 from cityops.realtime.events import Audience, CaseChanged, PositionUpdated
 from cityops.runtime import Runtime
 from cityops.tracking import dispatch, history, service
@@ -58,8 +60,10 @@ class Tracker:
         self._idle.set()
 
     async def start(self, *, osmand_port: int | None = None, osmand_host: str = "0.0.0.0",
-                    periodic: bool = True) -> None:
+                    periodic: bool = True, hub: Any = None) -> None:
         rt, st = self.rt, self.st
+        if hub is not None:
+            hub.register("positions", lambda p: service.positions_snapshot(rt, p))
         st.tasks.queue = rt.bus.subscribe(10_000)  # drained synchronously by arrival detection
         self.queue = rt.bus.subscribe(10_000)
         interval = rt.settings.tracking.history_flush_s
@@ -158,13 +162,24 @@ def _position_event(f: Any) -> PositionUpdated:
 
 
 async def purge(rt: Runtime, now: datetime) -> int:
+    """Delete history older than the retention period; an audit entry says how much went."""
+    days = rt.settings.tracking.retention_days
     async with rt.sessionmaker() as session:
-        return await history.purge(session, now=now, retention_days=rt.settings.tracking.retention_days)
+        removed = await history.purge(session, now=now, retention_days=days)
+        if removed:
+            async with writing(session):
+                await audit_service.append(session, now=now, actor_id=None, action="positions.purged",
+                                           entity_type="positions", entity_id="history",
+                                           data={"removed": removed, "retention_days": days,
+                                                 "before": (now - timedelta(days=days)).isoformat()})
+    return removed
 
 
-async def start(rt: Runtime, *, periodic: bool = True) -> Tracker:
+async def start(rt: Runtime, *, periodic: bool = True, hub: Any = None) -> Tracker:
     """Start tracking's background work (and the OsmAnd port when ``settings.osmand_port`` is set); ``periodic``
-    (reconcile, retention) runs with the sweeper, so tests that turn the sweeper off get neither."""
+    (reconcile, retention) runs with the sweeper, so tests that turn the sweeper off get neither. With ``hub``,
+    the live channel's ``positions`` topic gets its snapshot from here."""
     tracker = Tracker(rt)
-    await tracker.start(osmand_port=rt.settings.osmand_port, osmand_host=rt.settings.osmand_host, periodic=periodic)
+    await tracker.start(osmand_port=rt.settings.osmand_port, osmand_host=rt.settings.osmand_host, periodic=periodic,
+                        hub=hub)
     return tracker

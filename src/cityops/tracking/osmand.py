@@ -19,9 +19,10 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
+
+import msgspec
 
 KNOT_MPS = 1852.0 / 3600.0
 # Traccar's rule: an integer timestamp below 2^31 is seconds, anything larger milliseconds.
@@ -49,23 +50,38 @@ class ProtocolError(ValueError):
         self.reason = reason  # counter name: malformed | out_of_range
 
 
-@dataclass(slots=True)
-class RawFix:
-    """One report as the device sent it, in SI units; ``lat``/``lon``/``at`` may be missing (see ingest)."""
+# Bounds for decoding the batch endpoint's flat items straight into RawFix (batch.py); the parsers below check
+# the same and more by hand. Finite bounds on every float also keep inf out (JSON has no NaN).
+_Lat = Annotated[float, msgspec.Meta(ge=-90.0, le=90.0)]
+_Lon = Annotated[float, msgspec.Meta(ge=-180.0, le=180.0)]
+_Metres = Annotated[float, msgspec.Meta(ge=0.0, le=1e6)]
+_Speed = Annotated[float, msgspec.Meta(ge=0.0, le=1000.0)]
+_Bearing = Annotated[float, msgspec.Meta(ge=0.0, lt=360.0)]
+_Altitude = Annotated[float, msgspec.Meta(ge=-1e5, le=1e5)]
+_Pct = Annotated[float, msgspec.Meta(ge=0.0, le=100.0)]
+_Id = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_.:\-]{1,64}$")]
+_Attr = Annotated[str, msgspec.Meta(max_length=200)] | int | Annotated[float, msgspec.Meta(ge=-1e300, le=1e300)] | bool
 
-    device: str
-    lat: float | None = None
-    lon: float | None = None
-    at: datetime | None = None
-    speed_mps: float | None = None
-    bearing: float | None = None
-    altitude: float | None = None
-    accuracy_m: float | None = None
-    battery: float | None = None  # percent
+
+class RawFix(msgspec.Struct, forbid_unknown_fields=True):
+    """One report as the device sent it, in SI units; ``lat``/``lon``/``at`` may be missing (see ingest).
+
+    A msgspec Struct: the batch endpoint's well-formed flat items decode into it directly, checked in C."""
+
+    device: _Id = msgspec.field(name="device_id")
+    lat: _Lat | None = None
+    lon: _Lon | None = None
+    at: Annotated[datetime, msgspec.Meta(tz=True)] | None = None
+    speed_mps: _Speed | None = None
+    bearing: _Bearing | None = None
+    altitude: _Altitude | None = None
+    accuracy_m: _Metres | None = None
+    battery: _Pct | None = None  # percent
     charging: bool | None = None
-    alarm: str | None = None
+    alarm: Annotated[str, msgspec.Meta(max_length=32)] | None = None
     valid: bool = True
-    attributes: dict[str, Any] | None = None
+    attributes: Annotated[dict[Annotated[str, msgspec.Meta(max_length=40)], _Attr],
+                          msgspec.Meta(max_length=40)] | None = None
 
 
 def number(value: str, field: str) -> float:

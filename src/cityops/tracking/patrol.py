@@ -11,9 +11,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-import shapely  # type: ignore[import-untyped]
-from shapely.geometry import LineString, MultiLineString, MultiPoint, Point  # type: ignore[import-untyped]
-from shapely.geometry.base import BaseGeometry  # type: ignore[import-untyped]
+import shapely
+from shapely.geometry import LineString, MultiLineString, MultiPoint, Point
+from shapely.geometry.base import BaseGeometry
 
 MATCH_M = 25.0
 MIN_SHARE = 0.8

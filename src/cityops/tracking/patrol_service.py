@@ -142,7 +142,7 @@ async def record_patrols(rt: Runtime, st: TrackingState, batch: list[Any]) -> No
     if not best:
         return
     async with rt.sessionmaker() as session, writing(session):
-        insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+        insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
         stmt = insert(SegmentPatrol).values([{"segment_id": sid, "last_patrolled_at": at, "last_officer_id": oid}
                                              for sid, (at, oid) in sorted(best.items())])
         await session.execute(stmt.on_conflict_do_update(

@@ -57,6 +57,21 @@ class Ranked:
 class OfficerIndex:
     """Officers' last positions and availability as parallel arrays; a slot per officer, reused on removal."""
 
+    ids: np.ndarray
+    lat: np.ndarray
+    lon: np.ndarray
+    t: np.ndarray  # epoch seconds of the fix
+    mode: np.ndarray
+    dept: np.ndarray
+    available: np.ndarray
+    snapped: np.ndarray  # whether s_* hold the current position's snap onto the road network
+    s_edge: np.ndarray
+    s_u: np.ndarray
+    s_v: np.ndarray
+    s_off_u: np.ndarray
+    s_off_v: np.ndarray
+    s_gap: np.ndarray
+
     def __init__(self, capacity: int = 256) -> None:
         self.n = 0
         self.slot: dict[int, int] = {}

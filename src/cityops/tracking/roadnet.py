@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import shapely  # type: ignore[import-untyped]
-from shapely.geometry import LineString  # type: ignore[import-untyped]
+import shapely
+from shapely.geometry import LineString
 
 from cityops.geo.index import METRES_PER_DEGREE
 
@@ -125,7 +125,8 @@ class RoadNetwork:
         same = origin.edge == target.edge[0]
         if same.any():
             via = np.where(same, np.minimum(via, np.abs(origin.off_u - target.off_u[0])), via)
-        return origin.gap + via + target.gap[0]
+        out: np.ndarray = origin.gap + via + target.gap[0]
+        return out
 
     def segments_near(self, xs: np.ndarray, ys: np.ndarray, max_m: float) -> np.ndarray:
         """The id of the road segment within ``max_m`` of each point, or -1."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from cityops.tracking.models import DeviceKind, TravelMode
 from cityops.tracking.status import Duty
@@ -63,7 +63,18 @@ class DeviceRead(BaseModel):
 
 
 class DutyIn(_In):
-    duty: Duty
+    """``{"duty": "on_duty" | "off_duty" | "busy"}``, or the field app's toggle ``{"on_duty": true | false}``."""
+
+    duty: Duty | None = None
+    on_duty: bool | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> DutyIn:
+        if (self.duty is None) == (self.on_duty is None):
+            raise ValueError("send either duty or on_duty")
+        if self.duty is None:
+            self.duty = Duty.ON_DUTY if self.on_duty else Duty.OFF_DUTY
+        return self
 
 
 class OfficerRead(BaseModel):

@@ -106,6 +106,28 @@ def position_read(fix: Latest, now: datetime, rt: Runtime) -> PositionRead:
                         charging=fix.charging, alarm=fix.alarm, age_s=round(age, 1), connectivity=conn.value)
 
 
+async def positions_snapshot(rt: Runtime, caller: Principal) -> list[dict[str, object]]:
+    """The live map's ``positions`` topic: every officer with a position, their status and name (the hub sends
+    this first, then ``position.updated`` / ``officer.status_changed`` events)."""
+    from cityops.realtime.hub import WIDE
+
+    now = rt.clock()
+    wide = bool(caller.roles & WIDE)
+    async with rt.sessionmaker() as session:
+        rows = await officer_rows(rt, session, now=now, department_id=None if wide else caller.department_id)
+    if not wide and caller.department_id is None:
+        rows = [r for r in rows if r["id"] == caller.user_id]
+    out: list[dict[str, object]] = []
+    for r in rows:
+        pos = r["position"]
+        if not isinstance(pos, PositionRead):
+            continue
+        out.append({**pos.model_dump(mode="json"), "officer_id": r["id"], "officer_name": r["display_name"],
+                    "department_id": r["department_id"], "status": r["status"], "duty": r["duty"],
+                    "case_id": r["case_id"]})
+    return out
+
+
 async def latest_positions(rt: Runtime, now: datetime) -> list[PositionRead]:
     fixes = await state_of(rt).store.all()
     return [position_read(f, now, rt) for f in sorted(fixes, key=lambda f: f.device_id)]
@@ -121,39 +143,48 @@ async def _active_tasks(session: AsyncSession, officer_ids: Iterable[int]) -> di
     rows = await session.execute(select(Case.officer_id, Case.id, Case.status)
                                  .where(Case.officer_id.in_(ids), Case.status.in_(ACTIVE_CASE_STATUSES)))
     for oid, cid, status in rows:
-        out[oid].append((cid, status))
+        if oid is not None:
+            out[oid].append((cid, status))
     return out
+
+
+def _dialect(session: AsyncSession) -> str:
+    return session.get_bind().dialect.name
 
 
 async def _locked_row(session: AsyncSession, officer_id: int, now: datetime) -> OfficerStatusRow:
     """The officer's status row, created if missing, locked on PostgreSQL until commit (one writer decides)."""
-    insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+    postgres = _dialect(session) == "postgresql"
+    insert = pg_insert if postgres else sqlite_insert
     await session.execute(insert(OfficerStatusRow).values(
         user_id=officer_id, duty=Duty.OFF_DUTY.value, status="off_duty", case_id=None, changed_at=now,
         duty_changed_at=now).on_conflict_do_nothing(index_elements=["user_id"]))
     q = select(OfficerStatusRow).where(OfficerStatusRow.user_id == officer_id).execution_options(
         populate_existing=True)
-    if session.bind.dialect.name == "postgresql":
+    if postgres:
         q = q.with_for_update()
     row = await session.scalar(q)
     assert row is not None
     return row
 
 
-async def _rederive(session: AsyncSession, user: User, row: OfficerStatusRow, tasks: list[tuple[int, str]],
-                    now: datetime, actor_id: int | None) -> OfficerStatusChanged | None:
+def _rederive(user: User, row: OfficerStatusRow, tasks: list[tuple[int, str]], now: datetime
+              ) -> OfficerStatusChanged | None:
     d = derive(Duty(row.duty), tasks)
     if d.status.value == row.status and d.case_id == row.case_id:
         return None
     previous = row.status
     row.status, row.case_id, row.changed_at = d.status.value, d.case_id, now
-    await audit_service.append(session, now=now, actor_id=actor_id, action="officer.status_changed",
-                               entity_type="user", entity_id=user.id,
-                               data={"from": previous, "to": row.status, "duty": row.duty, "case_id": row.case_id})
     return OfficerStatusChanged(officer_id=user.id, status=row.status, previous=previous, duty=row.duty,
                                 case_id=row.case_id, department_id=user.department_id, at=now,
                                 audience=Audience(user_ids=[user.id], department_ids=[user.department_id]
                                                   if user.department_id is not None else []))
+
+
+async def _audit_change(session: AsyncSession, ev: OfficerStatusChanged, actor_id: int | None) -> None:
+    await audit_service.append(session, now=ev.at, actor_id=actor_id, action="officer.status_changed",
+                               entity_type="user", entity_id=ev.officer_id,
+                               data={"from": ev.previous, "to": ev.status, "duty": ev.duty, "case_id": ev.case_id})
 
 
 async def refresh_officers(rt: Runtime, officer_ids: Iterable[int], now: datetime) -> list[OfficerStatusChanged]:
@@ -166,11 +197,15 @@ async def refresh_officers(rt: Runtime, officer_ids: Iterable[int], now: datetim
         users = {u.id: u for u in (await session.execute(select(User).where(User.id.in_(ids)))).scalars()}
         officers = [i for i in ids if i in users and Role.OFFICER.value in users[i].roles]
         tasks = await _active_tasks(session, officers)
-        for oid in officers:
-            row = await _locked_row(session, oid, now)
-            ev = await _rederive(session, users[oid], row, tasks[oid], now, None)
-            if ev is not None:
-                events.append(ev)
+        # Every row locked (in id order) before the first audit append takes the audit lock: a transaction never
+        # holds the audit lock while waiting for a row another one holds (that would deadlock on PostgreSQL).
+        # The rows are written before the audit too: writing case_id checks its foreign key against a case row
+        # that a case transition may hold while it waits for the audit lock.
+        rows = {oid: await _locked_row(session, oid, now) for oid in officers}
+        events = [ev for oid in officers if (ev := _rederive(users[oid], rows[oid], tasks[oid], now)) is not None]
+        await session.flush()
+        for ev in events:
+            await _audit_change(session, ev, None)
     if events:
         await rt.bus.send_event(events)
     return events
@@ -185,8 +220,8 @@ async def reconcile(rt: Runtime, now: datetime) -> int:
     """Catch up on status changes missed (another process's case event, a crash): compare and fix all."""
     async with rt.sessionmaker() as session:
         rows = {r.user_id: r for r in (await session.execute(select(OfficerStatusRow))).scalars()}
-        busy = set((await session.execute(select(Case.officer_id).where(
-            Case.status.in_(ACTIVE_CASE_STATUSES), Case.officer_id.is_not(None)))).scalars())
+        busy = {oid for oid in (await session.execute(select(Case.officer_id).where(
+            Case.status.in_(ACTIVE_CASE_STATUSES), Case.officer_id.is_not(None)))).scalars() if oid is not None}
         tasks = await _active_tasks(session, set(rows) | busy)
     stale = []
     for oid, officer_tasks in tasks.items():
@@ -215,13 +250,19 @@ async def set_duty(rt: Runtime, session: AsyncSession, *, officer_id: int, duty:
         if not _may_set_duty(caller, user):
             raise Forbidden("only the officer, their department or a dispatcher may set this duty", field="officer_id")
         row = await _locked_row(session, officer_id, now)
-        if row.duty != duty.value:
+        before = row.duty
+        row.duty = duty.value
+        if before != duty.value:
+            row.duty_changed_at = now
+        tasks = (await _active_tasks(session, [officer_id]))[officer_id]
+        event = _rederive(user, row, tasks, now)
+        await session.flush()  # before the audit lock, as in refresh_officers
+        if before != duty.value:
             await audit_service.append(session, now=now, actor_id=caller.user_id, action="officer.duty_changed",
                                        entity_type="user", entity_id=officer_id,
-                                       data={"from": row.duty, "to": duty.value})
-            row.duty, row.duty_changed_at = duty.value, now
-        tasks = (await _active_tasks(session, [officer_id]))[officer_id]
-        event = await _rederive(session, user, row, tasks, now, caller.user_id)
+                                       data={"from": before, "to": duty.value})
+        if event is not None:
+            await _audit_change(session, event, caller.user_id)
     if event is not None:
         await rt.bus.send_event([event])
     return row
@@ -245,14 +286,15 @@ async def officer_rows(rt: Runtime, session: AsyncSession, *, now: datetime, dep
     if ids:
         for did, oid in (await session.execute(select(Device.id, Device.officer_id).where(
                 Device.officer_id.in_(ids), Device.is_active.is_(True)).order_by(Device.id))).all():
-            devices.setdefault(oid, []).append(did)
-    store = state_of(rt).store
+            if oid is not None:
+                devices.setdefault(oid, []).append(did)
+    latest = await state_of(rt).store.get_many([did for dids in devices.values() for did in dids])
     out: list[dict[str, object]] = []
     for u in users:
         row = rows.get(u.id)
         duty = Duty(row.duty) if row else Duty.OFF_DUTY
         d = derive(duty, tasks[u.id])
-        fixes = [f for f in [await store.get(did) for did in devices.get(u.id, [])] if f is not None]
+        fixes = [latest[did] for did in devices.get(u.id, []) if did in latest]
         fix = max(fixes, key=lambda f: f.at) if fixes else None
         pos = position_read(fix, now, rt) if fix else None
         out.append({"id": u.id, "username": u.username, "display_name": u.display_name,

@@ -62,7 +62,7 @@ class Simulation:
         self.act, self.speedup, self.clock = act, speedup, clock
         self.last_refresh = -1e9
         for o in officers:
-            o.xy = tuple(net.nodes[o.node])  # type: ignore[assignment]
+            o.xy = (float(net.nodes[o.node][0]), float(net.nodes[o.node][1]))
 
     # ---- movement on the graph -------------------------------------------------------------------------------
 
@@ -71,8 +71,9 @@ class Simulation:
 
     def _choose(self, o: SimOfficer) -> int:
         options = [m for m, _ in self.net.adj[o.node]]
-        if o.target_dist is not None:
-            return min(options, key=lambda m: (self._edge_len(o.node, m) + float(o.target_dist[m]), m))
+        dist = o.target_dist
+        if dist is not None:
+            return min(options, key=lambda m: (self._edge_len(o.node, m) + float(dist[m]), m))
         fresh = [m for m in options if m != o.came_from]
         return self.rng.choice(fresh or options)
 

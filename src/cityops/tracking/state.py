@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cityops.auth.models import User
 from cityops.case.models import Case
 from cityops.geo.models import RoadSegment
+from cityops.realtime.events import CaseChanged
 from cityops.runtime import Runtime
 from cityops.tracking.arrival import ARRIVABLE, Task
 from cityops.tracking.filters import Last, Limits
@@ -99,10 +100,11 @@ class OpenTasks:
         self.loaded_at = -1e9
 
     async def get(self, rt: Runtime, officer_id: int) -> list[Task]:
-        if self.queue is not None and not self.queue.empty():
+        if self.queue is not None:
             while not self.queue.empty():
-                self.queue.get_nowait()
-            self.invalidate()
+                # Only case events change tasks; positions (this module's own, every second) do not.
+                if isinstance(self.queue.get_nowait(), CaseChanged):
+                    self.invalidate()
         if time.monotonic() - self.loaded_at > TASKS_TTL_S:
             async with rt.sessionmaker() as session:
                 rows = (await session.execute(
@@ -110,7 +112,8 @@ class OpenTasks:
                     .where(Case.status.in_(ARRIVABLE), Case.officer_id.is_not(None)))).all()
             tasks: dict[int, list[Task]] = {}
             for cid, oid, lat, lon, status in rows:
-                tasks.setdefault(oid, []).append(Task(cid, lat, lon, status))
+                if oid is not None:
+                    tasks.setdefault(oid, []).append(Task(cid, lat, lon, status))
             self.by_officer = tasks
             self.loaded_at = time.monotonic()
         return self.by_officer.get(officer_id, [])

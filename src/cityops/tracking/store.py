@@ -82,6 +82,9 @@ class MemoryStore:
     async def all(self) -> list[Latest]:
         return list(self.latest.values())
 
+    async def get_many(self, device_ids: list[int]) -> dict[int, Latest]:
+        return {d: f for d in device_ids if (f := self.latest.get(d)) is not None}
+
     async def flush(self) -> None:
         return None
 
@@ -130,6 +133,20 @@ class RedisGeoStore(MemoryStore):
             return mine
         return remote
 
+    async def get_many(self, device_ids: list[int]) -> dict[int, Latest]:
+        """One HMGET for many devices (the dispatch view asks for a whole department at once)."""
+        if not device_ids:
+            return {}
+        raws = await self.redis.hmget(LATEST_KEY, [str(d) for d in device_ids])
+        out: dict[int, Latest] = {}
+        for d, raw in zip(device_ids, raws, strict=True):
+            remote = Latest.from_json(raw) if raw else None
+            mine = self.latest.get(d)
+            best = mine if remote is None or (mine is not None and mine.at > remote.at) else remote
+            if best is not None:
+                out[d] = best
+        return out
+
     async def all(self) -> list[Latest]:
         merged = {int(k): Latest.from_json(v) for k, v in (await self.redis.hgetall(LATEST_KEY)).items()}
         for device_id, mine in self.latest.items():  # not flushed yet
@@ -142,7 +159,7 @@ class RedisGeoStore(MemoryStore):
         """(device id, metres) within ``radius_m``, nearest first — Redis GEOSEARCH."""
         rows = await self.redis.geosearch(GEO_KEY, longitude=lon, latitude=lat, radius=radius_m, unit="m",
                                           sort="ASC", withdist=True)
-        return [(int(member), float(dist)) for member, dist in rows]
+        return [(int(row[0]), float(row[1])) for row in rows]  # type: ignore[arg-type]
 
     async def forget(self, device_id: int) -> None:
         await super().forget(device_id)

@@ -123,6 +123,7 @@ async def me(request: Request, session: DbSession, now: Now,
 async def set_duty(request: Request, officer_id: int, body: DutyIn, session: DbSession, now: Now,
                    caller: Annotated[Principal, allow(R.OFFICER, R.DEVICE, *PLANNERS)]) -> OfficerRead:
     rt = _rt(request)
+    assert body.duty is not None  # DutyIn fills it from on_duty
     await tracking_service.set_duty(rt, session, officer_id=officer_id, duty=body.duty, caller=caller, now=now)
     rows = await tracking_service.officer_rows(rt, session, now=now, officer_id=officer_id)
     return OfficerRead.model_validate(rows[0])
@@ -208,7 +209,7 @@ async def stats(request: Request, _: Annotated[Principal, allow(R.ADMIN, R.COMMA
     group: dict[str, Any] = {"accepted": totals.get("accepted", 0), "arrivals": totals.get("arrivals", 0),
                              "dropped": {}, "rejected": {}}
     for k, v in sorted(totals.items()):
-        head, _, reason = k.partition(".")
+        head, _dot, reason = k.partition(".")
         if head in ("dropped", "rejected") and reason:
             group[head][reason] = v
     group["history"] = {"buffered": len(st.writer.buffer), "written": st.writer.written,

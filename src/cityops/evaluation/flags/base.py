@@ -75,8 +75,7 @@ _TABLES: dict[tuple[str, str], bool] = {}
 
 async def has_table(session: AsyncSession, name: str) -> bool:
     """Whether the database has a table (e.g. the evidence table of the media package), remembered per database."""
-    bind = session.bind
-    key = (str(bind.engine.url if hasattr(bind, "engine") else bind), name)
+    key = (str(session.get_bind().engine.url), name)
     if key not in _TABLES:
         conn = await session.connection()
         _TABLES[key] = await conn.run_sync(lambda c: inspect(c).has_table(name))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -53,7 +54,7 @@ def gaps(areas: Sequence[AreaTimes], *, min_cases: int, max_ratio: float, min_ga
     return out
 
 
-def _response(ctx: Context) -> tuple[object, list[object]]:
+def _response(ctx: Context) -> tuple[Any, list[Any]]:
     first_arrive = _first("arrive", Case.arrived_at)
     never_susp = ~exists().where(CaseRequest.case_id == Case.id, CaseRequest.kind == "suspend",
                                  CaseRequest.decision == "approved")
@@ -70,10 +71,10 @@ async def equity(session: AsyncSession, ctx: Context) -> list[Flag]:
         col = LAYER_COLUMN[layer]
         rows = (await session.execute(select(col, func.count(), func.sum(secs))
                                       .where(*where, col.isnot(None)).group_by(col))).all()
-        areas = [AreaTimes(a, int(n), float(s or 0)) for a, n, s in rows]
+        areas = [AreaTimes(int(a), int(n), float(s or 0)) for a, n, s in rows if a is not None]
         for g in gaps(areas, min_cases=cfg.min_cases, max_ratio=cfg.max_ratio, min_gap_s=cfg.min_gap_minutes * 60):
             slow = (await session.execute(
-                select(Case.id, Case.case_no, Case.filed_at, secs.label("s"))  # type: ignore[attr-defined]
+                select(Case.id, Case.case_no, Case.filed_at, secs.label("s"))
                 .where(*where, col == g.area_id, secs > g.rest_mean_s).order_by(Case.id))).all()
             cases = tuple(FlagCase(cid, no, at, f"response {s / 60:.0f} min vs district {g.rest_mean_s / 60:.0f} min")
                           for cid, no, at, s in slow)

@@ -1,8 +1,8 @@
 """Flags on the evidence of presence: closed without an on-scene position, closed without an after-photo, and a
 manual arrival (到场 tapped by hand) recorded far from the case. One flag per officer, listing the cases.
 
-After-photos: the evidence table of the media package (role "after") when the database has it; until then, and
-in addition, attachments on the handle / feed_back timeline entries and the handling record's evidence ids.
+After-photos: the evidence table of the media package (role "after") when the database has it; without it,
+attachments on the handle / feed_back timeline entries or the handling record's evidence ids.
 """
 
 from __future__ import annotations
@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import and_, column, exists, or_, select, table
+from sqlalchemy import ColumnElement, and_, column, exists, or_, select, table
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cityops.case.models import Case, CaseEvent, HandlingRecord
@@ -22,8 +23,12 @@ from cityops.evaluation.sqlfn import json_len
 EVIDENCE_TABLE = "media_evidence"
 
 
-def _closed_in(ctx: Context) -> list[object]:
+def _closed_in(ctx: Context) -> list[ColumnElement[bool]]:
     return [Case.closed_at >= _ts("p_start", ctx.period.start), Case.closed_at < _ts("p_end", ctx.period.end)]
+
+
+def _row(r: Any) -> tuple[int, str, int | None, datetime | None]:
+    return int(r[0]), str(r[1]), r[2], r[3]
 
 
 def _per_officer(rule: str, rows: Sequence[tuple[int, str, int | None, datetime | None]], why: str,
@@ -40,22 +45,23 @@ async def no_position(session: AsyncSession, ctx: Context) -> list[Flag]:
                                 CaseEvent.lat.isnot(None), CaseEvent.lon.isnot(None))
     rows = (await session.execute(select(Case.id, Case.case_no, Case.officer_id, Case.closed_at)
                                   .where(*_closed_in(ctx), ~positioned).order_by(Case.id))).all()
-    return _per_officer("no_position", [tuple(r) for r in rows], "no position on arrival or handling",
+    return _per_officer("no_position", [_row(r) for r in rows], "no position on arrival or handling",
                         "{n} case(s) closed without on-scene position evidence", "{n} 件结案案卷无到场定位")
 
 
 async def no_after_photo(session: AsyncSession, ctx: Context) -> list[Flag]:
     """Closed in the period without any photo taken at or after handling."""
-    photo_on_timeline = exists().where(CaseEvent.case_id == Case.id, CaseEvent.action.in_(("handle", "feed_back")),
-                                       json_len(CaseEvent.attachments) > 0)
-    photo_on_record = exists().where(HandlingRecord.case_id == Case.id, json_len(HandlingRecord.evidence_ids) > 0)
-    evidence = [photo_on_timeline, photo_on_record]
     if await has_table(session, EVIDENCE_TABLE):
+        # The evidence table knows each file's role: only a photo taken as "after" (处置后) counts.
         ev = table(EVIDENCE_TABLE, column("case_id"), column("role"))
-        evidence.append(exists().where(ev.c.case_id == Case.id, ev.c.role == "after"))
+        evidence = [exists().where(ev.c.case_id == Case.id, ev.c.role == "after")]
+    else:
+        evidence = [exists().where(CaseEvent.case_id == Case.id, CaseEvent.action.in_(("handle", "feed_back")),
+                                   json_len(CaseEvent.attachments) > 0),
+                    exists().where(HandlingRecord.case_id == Case.id, json_len(HandlingRecord.evidence_ids) > 0)]
     rows = (await session.execute(select(Case.id, Case.case_no, Case.officer_id, Case.closed_at)
                                   .where(*_closed_in(ctx), ~or_(*evidence)).order_by(Case.id))).all()
-    return _per_officer("no_after_photo", [tuple(r) for r in rows], "no after-handling photo",
+    return _per_officer("no_after_photo", [_row(r) for r in rows], "no after-handling photo",
                         "{n} case(s) closed without an after-photo", "{n} 件结案案卷无处置后照片")
 
 
@@ -94,7 +100,7 @@ async def far_arrival(session: AsyncSession, ctx: Context) -> list[Flag]:
         .where(e.action == "arrive", e.actor_role != "device", e.lat.isnot(None), e.lon.isnot(None),
                e.at >= _ts("p_start", ctx.period.start), e.at < _ts("p_end", ctx.period.end), and_(outside))
         .order_by(e.id))).all()
-    far = far_arrivals([Arrival(*r) for r in rows], max_m)
+    far = far_arrivals([Arrival(*cast(tuple[Any, ...], r)) for r in rows], max_m)
     groups = by_subject((str(a.officer_id or "none"),
                          FlagCase(a.case_id, a.case_no, a.at, f"manual arrival {d:.0f} m from the case"))
                         for a, d in far)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, cast
 
 from sqlalchemy import and_, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -65,11 +66,10 @@ def repeated(items: Sequence[Dropped], min_cases: int, radius_m: float) -> list[
         cl = distinct(cl)
         if len(cl) >= min_cases:
             out.append(("place", f"{cl[0].lat:.5f},{cl[0].lon:.5f}", cl))
-    for kind, key_of in (("party", lambda d: normalise_party(d.party)),
-                         ("officer", lambda d: str(d.officer_id) if d.officer_id else None)):
+    for kind in ("party", "officer"):
         groups: dict[str, list[Dropped]] = {}
         for d in items:
-            k = key_of(d)
+            k = normalise_party(d.party) if kind == "party" else (str(d.officer_id) if d.officer_id else None)
             if k:
                 groups.setdefault(k, []).append(d)
         for k, g in sorted(groups.items()):
@@ -94,7 +94,7 @@ async def repeated_voids(session: AsyncSession, ctx: Context) -> list[Flag]:
         .join(Case, Case.id == CaseEvent.case_id)
         .where(CaseEvent.action == "void", CaseEvent.at >= start, CaseEvent.at < end))).all()
     ids = {r[0] for r in requests} | {r[0] for r in voids}
-    parties: dict[int, str] = {}
+    parties: dict[int, str | None] = {}
     if ids:
         for cid, name in (await session.execute(
                 select(HandlingRecord.case_id, HandlingRecord.party_name)
@@ -105,7 +105,7 @@ async def repeated_voids(session: AsyncSession, ctx: Context) -> list[Flag]:
     # (a return hands the case back to the centre, so whoever gets it next was not involved).
     items = [Dropped(cid, no, kind, at, lat, lon, by if is_officer else (assigned if kind == "void" else None),
                      parties.get(cid))
-             for cid, no, kind, at, lat, lon, by, is_officer, assigned in requests]
+             for cid, no, kind, at, lat, lon, by, is_officer, assigned in requests if at is not None]
     items += [Dropped(cid, no, "void", at, lat, lon, assigned, parties.get(cid))
               for cid, no, at, lat, lon, assigned in voids]
     flags = []
@@ -157,7 +157,7 @@ async def recurrence(session: AsyncSession, ctx: Context) -> list[Flag]:
                n.category_id.isnot(None), n.status != "voided")
         .order_by(e.id, n.id))).all()
     groups: dict[int, list[Pair]] = {}
-    for p in recurrences([Pair(*r) for r in rows], cfg.radius_m, within):
+    for p in recurrences([Pair(*cast(tuple[Any, ...], r)) for r in rows], cfg.radius_m, within):
         groups.setdefault(p.earlier_id, []).append(p)
     flags = []
     for _, ps in sorted(groups.items()):

@@ -175,5 +175,5 @@ def write_pdf(rep: MonthlyReport, *, font: str = "", font_index: int = 0) -> byt
         story.append(Paragraph(f"<b>{escape(f.title_zh)}</b> · {escape(f.flag.subject)}：{what}{review}<br/>"
                                f"案卷：{nos}", st.small))
         story.append(Spacer(1, 4))
-    doc.build(story)  # type: ignore[arg-type]
+    doc.build(story)
     return out.getvalue()

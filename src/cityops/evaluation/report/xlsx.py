@@ -151,9 +151,10 @@ def _grid(wb: Workbook, rep: MonthlyReport) -> None:
             x.comment = Comment(f"{cell.name} ({cell.code})", "cityops")
             x.alignment = Alignment(horizontal="center")
         rng = f"A{top}:{get_column_letter(cols)}{top + rows - 1}"
-        ws.conditional_formatting.add(rng, ColorScaleRule(start_type="min", start_color="FFF7EC", mid_type="percentile",
-                                                          mid_value=50, mid_color="FC8D59", end_type="max",
-                                                          end_color="7F0000"))
+        scale = ColorScaleRule(start_type="min", start_color="FFF7EC",  # type: ignore[no-untyped-call]
+                               mid_type="percentile", mid_value=50, mid_color="FC8D59", end_type="max",
+                               end_color="7F0000")
+        ws.conditional_formatting.add(rng, scale)
         for c in range(1, cols + 1):
             ws.column_dimensions[get_column_letter(c)].width = 6
         top += rows + 2
