@@ -94,7 +94,7 @@ class HistoryWriter:
                 rows = [r if r[-1] is None else (*r[:-1], json.dumps(r[-1], ensure_ascii=False)) for r in batch]
                 await driver.copy_records_to_table("positions", records=rows, columns=list(POSITION_COLUMNS))
             return
-        async with AsyncSession(self.engine) as session, writing(session):
+        async with AsyncSession(self.engine) as session, writing(session, audited=False):
             await session.execute(insert(Position), [dict(zip(POSITION_COLUMNS, r, strict=True)) for r in batch])
 
     async def run(self, interval_s: float, on_tick: Callable[[], Awaitable[None]] | None = None) -> None:

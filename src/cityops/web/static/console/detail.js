@@ -111,17 +111,19 @@ export class Detail {
   async recommend(form) {
     const slot = form.querySelector("#reco");
     let recs;
-    try { recs = await api(`/api/v1/cases/${this.c.id}/recommendations`); } catch { return; }
-    const items = recs.items || recs;
+    try { recs = await api(`/api/v1/tracking/cases/${this.c.id}/recommendations?limit=5`); } catch { return; }
+    const items = recs.officers || [];
     if (!items.length) return;
-    slot.innerHTML = `<label>${t("dispatch.recommended")}</label><ul class="reco">${items.slice(0, 5).map((r) => `
-      <li><span>${escapeHtml(r.officer_name || r.display_name || r.officer_id)} · ${t("dispatch.eta", { min: Math.round((r.eta_seconds ?? 0) / 60) })}
+    slot.innerHTML = `<label>${t("dispatch.recommended")}</label><ul class="reco">${items.map((r) => `
+      <li><span>${escapeHtml(r.display_name)} · ${t("dispatch.eta", { min: Math.round(r.eta_minutes) })}
       <span class="${r.makes_deadline ? "status-online" : "status-offline"}">${r.makes_deadline ? t("dispatch.makes_it") : t("dispatch.late")}</span></span>
-      <button type="button" data-officer="${r.officer_id}" data-dept="${r.department_id}">${t("dispatch.one_click")}</button></li>`).join("")}</ul>`;
-    slot.querySelectorAll("[data-officer]").forEach((b) => b.addEventListener("click", () => {
-      form.querySelector("[name=department_id]").value = b.dataset.dept;
-      form.querySelector("[name=officer_id]").value = b.dataset.officer;
-      this.submit("dispatch", form);
+      <button type="button" data-officer="${r.officer_id}">${t("dispatch.one_click")}</button></li>`).join("")}</ul>`;
+    slot.querySelectorAll("[data-officer]").forEach((b) => b.addEventListener("click", async () => {
+      try {
+        await api(`/api/v1/tracking/cases/${this.c.id}/dispatch`, { method: "POST", body: { officer_id: Number(b.dataset.officer), expected_version: this.c.version } });
+        toast(`${t("action.dispatch")} ✓`);
+        this.open(this.c.id);
+      } catch (e) { form.querySelector(".error").textContent = errorText(e); }
     }));
   }
 

@@ -53,22 +53,34 @@ export class CaseMap {
 
   focus(lat, lon) { this.map.setView(this.p.toMap(lat, lon), Math.max(this.map.getZoom(), 16)); }
 
-  showOfficers(items) { this.officers.clearLayers(); this.officerMarkers.clear(); for (const o of items) this.updateOfficer(o); }
+  showOfficers(items) {
+    this.officers.clearLayers(); this.officerMarkers.clear(); this.officerInfo = new Map();
+    for (const o of items) this.updateOfficer(o);
+  }
 
+  /** Merge what we know of an officer: the snapshot has name and status, `position.updated` only the fix,
+   *  `officer.status_changed` only the status; the marker shows the union. */
   updateOfficer(o) {
-    if (o.lat === undefined || o.lon === undefined || o.lat === null) return;
-    const key = o.officer_id ?? o.device_id;
-    const color = OFFICER_COLORS[o.status] || OFFICER_COLORS.available;
-    const ageMin = o.fix_time || o.at ? Math.round((Date.now() - new Date(o.fix_time || o.at)) / 60000) : null;
-    const label = `${escapeHtml(o.officer_name || o.name || o.device_name || key)} · ${o.status ? t(`officer.${o.status}`) : ""}${ageMin !== null ? ` · ${ageMin}′` : ""}`;
+    this.officerInfo = this.officerInfo || new Map();
+    const key = o.officer_id ?? `d${o.device_id}`;
+    const info = { ...(this.officerInfo.get(key) || {}) };
+    for (const [k, v] of Object.entries(o)) if (v !== undefined && v !== null && k !== "type" && k !== "audience") info[k] = v;
+    if (o.type === "position.updated") { info.fix_time = o.at; info.heading = o.bearing; }
+    this.officerInfo.set(key, info);
+    if (info.lat === undefined || info.lon === undefined) return;
+    const color = OFFICER_COLORS[info.connectivity === "offline" ? "offline" : info.status] || OFFICER_COLORS.available;
+    const fixAt = info.fix_time || info.at;
+    const ageMin = fixAt ? Math.max(0, Math.round((Date.now() - new Date(fixAt)) / 60000)) : null;
+    const label = `${escapeHtml(info.officer_name || key)}${info.status ? ` · ${t(`officer.${info.status}`)}` : ""}${ageMin !== null ? ` · ${ageMin}′` : ""}`;
     let m = this.officerMarkers.get(key);
-    const ll = this.p.toMap(o.lat, o.lon);
+    const ll = this.p.toMap(info.lat, info.lon);
+    const heading = info.heading ?? info.bearing;
     if (!m) {
-      m = L.marker(ll, { icon: this.icon(color, o.heading ?? o.bearing) }).bindTooltip(label);
+      m = L.marker(ll, { icon: this.icon(color, heading), title: info.officer_name || "" }).bindTooltip(label);
       this.officerMarkers.set(key, m);
       this.officers.addLayer(m);
     } else {
-      m.setLatLng(ll); m.setIcon(this.icon(color, o.heading ?? o.bearing)); m.setTooltipContent(label);
+      m.setLatLng(ll); m.setIcon(this.icon(color, heading)); m.setTooltipContent(label);
     }
   }
 
