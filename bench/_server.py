@@ -12,8 +12,8 @@ import sys
 import tempfile
 import time
 import urllib.request
-from contextlib import contextmanager
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -65,15 +65,15 @@ def wrk(url: str, *, seconds: int = 10, connections: int = 16, script: str | Non
     if shutil.which("wrk") is None:
         sys.exit("wrk is needed: apt-get install -y wrk")
     cmd = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency"]
-    lua = None
+    lua: str | None = None
     if script:
-        lua = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)
-        lua.write(script)
-        lua.close()
-        cmd += ["-s", lua.name]
+        fd, lua = tempfile.mkstemp(suffix=".lua")
+        with os.fdopen(fd, "w") as fh:
+            fh.write(script)
+        cmd += ["-s", lua]
     out = subprocess.run([*cmd, url], capture_output=True, text=True, check=True).stdout
     if lua:
-        os.unlink(lua.name)
+        os.unlink(lua)
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)", out)

@@ -37,7 +37,8 @@ def main() -> None:
     db = "postgresql" if args.database_url and "postgres" in args.database_url else "sqlite"
     print(f"database            {db}")
     print(f"hello-world /healthz {hello['rps']:9.0f} req/s  p99 {hello['p99_ms']:.1f} ms")
-    print(f"POST /api/v1/cases   {create['rps']:9.0f} cases/s p99 {create['p99_ms']:.1f} ms  non-2xx {create['non_2xx']:.0f}")
+    print(f"POST /api/v1/cases   {create['rps']:9.0f} cases/s p99 {create['p99_ms']:.1f} ms"
+          f"  non-2xx {create['non_2xx']:.0f}")
     print(f"ratio                {ratio:9.3f}  (goal >= 0.3)")
 
 

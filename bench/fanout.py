@@ -12,13 +12,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import re
 import statistics
 import time
-import re
 
 import httpx
 import websockets
-
 from _server import login, server
 
 TS = re.compile(r'"ts": ?([0-9.]+)')
@@ -68,7 +67,9 @@ async def run(base: str, token: str, consoles: int, rate: float, seconds: float)
 
 
 def pct(values: list[float], q: float) -> float:
-    return statistics.quantiles(values, n=100)[int(q) - 1] if len(values) > 1 else (values[0] if values else float("nan"))
+    if len(values) < 2:
+        return values[0] if values else float("nan")
+    return statistics.quantiles(values, n=100)[int(q) - 1]
 
 
 def main() -> None:
@@ -85,7 +86,8 @@ def main() -> None:
     expected = args.consoles * args.rate * args.seconds
     print(f"baseline 1 console     p50 {pct(base_lat, 50) * 1000:7.1f} ms  p99 {pct(base_lat, 99) * 1000:7.1f} ms"
           f"  deliveries {len(base_lat)}")
-    print(f"{args.consoles} consoles           p50 {pct(lat, 50) * 1000:7.1f} ms  p99 {pct(lat, 99) * 1000:7.1f} ms"
+    print(f"{args.consoles} consoles           p50 {pct(lat, 50) * 1000:7.1f} ms"
+          f"  p99 {pct(lat, 99) * 1000:7.1f} ms"
           f"  deliveries {len(lat)} of ~{expected:.0f}")
     print(f"p99 ratio (N consoles ÷ 1)  {pct(lat, 99) / pct(base_lat, 99):.2f}   goal: p99 ≤ 100 ms")
 

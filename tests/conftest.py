@@ -69,8 +69,8 @@ def db_template(tmp_path_factory: pytest.TempPathFactory) -> str:
 async def _pg_truncate(url: str) -> None:
     engine = make_engine(url)
     async with engine.begin() as conn:
-        tables = (await conn.execute(text(
-            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'"))).scalars()
+        sql = "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'"
+        tables = (await conn.execute(text(sql))).scalars()
         await conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
     await engine.dispose()
 

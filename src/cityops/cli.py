@@ -190,7 +190,8 @@ def geo_import(file: Path, layer: str | None = None, replace: bool = False) -> N
 
     async def go(rt: Any) -> dict[str, int]:
         async with rt.sessionmaker() as s, writing(s):
-            return await service.import_geojson(s, data=file.read_bytes(), layer=lay, now=rt.clock(), actor_id=None,
+            data = await asyncio.to_thread(file.read_bytes)
+            return await service.import_geojson(s, data=data, layer=lay, now=rt.clock(), actor_id=None,
                                                 replace=replace)
 
     typer.echo(json.dumps(_run(go), ensure_ascii=False))

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import httpx
+from e2e_support import login_console
 from playwright.async_api import Browser, expect
 
-from e2e_support import login_console
 from support import PASSWORD, World, act, new_case
 
 

@@ -10,10 +10,10 @@ import io
 from typing import Any
 
 import httpx
+from e2e_support import login_console
 from PIL import Image
 from playwright.async_api import Browser, Page, expect
 
-from e2e_support import login_console
 from support import PASSWORD, World
 
 PHONE = {"width": 390, "height": 844}

@@ -97,7 +97,8 @@ async def load_builtin(session: AsyncSession, *, now: datetime, actor_id: int | 
                 conds += 1
     await session.flush()
     await audit_service.append(session, now=now, actor_id=actor_id, action="catalog.builtin_loaded",
-                               entity_type="catalog", entity_id="builtin", data={"categories": cats, "conditions": conds})
+                               entity_type="catalog", entity_id="builtin",
+                               data={"categories": cats, "conditions": conds})
     return cats, conds
 
 

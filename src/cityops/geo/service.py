@@ -38,7 +38,8 @@ async def import_geojson(
         raise InvalidInput("the file has no features", field="features")
     counts: dict[str, int] = {}
     ids: dict[tuple[Layer, str], int] = {
-        (Layer(lay), code): i for i, lay, code in (await session.execute(select(AreaRow.id, AreaRow.layer, AreaRow.code)))
+        (Layer(lay), code): i
+        for i, lay, code in (await session.execute(select(AreaRow.id, AreaRow.layer, AreaRow.code)))
     }
     for f in features:
         wkt_text = f.geometry.wkt
@@ -87,7 +88,8 @@ async def layer_geojson(session: AsyncSession, layer: Layer) -> dict[str, Any]:
                              "properties": {"code": r.code, "name": r.name, "road": r.road,
                                             "length_m": round(r.length_m, 1), "layer": "road"}})
     else:
-        rows = (await session.execute(select(AreaRow).where(AreaRow.layer == layer.value).order_by(AreaRow.id))).scalars()
+        q = select(AreaRow).where(AreaRow.layer == layer.value).order_by(AreaRow.id)
+        rows = (await session.execute(q)).scalars()
         for a in rows:
             features.append({"type": "Feature", "id": a.id, "geometry": mapping(wkt.loads(a.geometry_wkt)),
                              "properties": {"code": a.code, "name": a.name, "parent_id": a.parent_id,

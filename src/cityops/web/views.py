@@ -110,7 +110,8 @@ async def today(request: Request, session: DbSession, now: Now,
         "dispatched_month": dispatched,
         "disposal_rate": round(len(handled) / dispatched, 4) if dispatched else None,
         "on_time_arrival_rate": round(sum(1 for a in arrivals if a <= limit) / len(arrivals), 4) if arrivals else None,
-        "avg_handling_minutes": round(sum(h.total_seconds() for h in handled) / len(handled) / 60, 1) if handled else None,
+        "avg_handling_minutes": (round(sum(h.total_seconds() for h in handled) / len(handled) / 60, 1)
+                                 if handled else None),
         "online_officers": online,
     }
 
