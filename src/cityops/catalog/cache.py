@@ -10,6 +10,20 @@ from cityops.errors import InvalidInput
 DEFAULT_EDITION = "GB/T 47678.5-2026"
 
 
+def pick_subclass(found: list[Category], *, code: str, edition: str) -> Category:
+    """The one subclass a report may name: refuses unknown codes, codes that are both a component and an event
+    (the caller must say which), and class codes."""
+    if not found:
+        raise InvalidInput(f"unknown category code {code!r} in catalog edition {edition!r}", field="category_code")
+    if len(found) > 1:
+        both = " and ".join(f"{c.kind} {c.name}" for c in found)
+        raise InvalidInput(f"code {code} is both {both}; send category_kind", field="category_kind")
+    cat = found[0]
+    if cat.level != "subclass":
+        raise InvalidInput(f"{code} ({cat.name}) is a class; choose one of its subclasses", field="category_code")
+    return cat
+
+
 class CatalogCache:
     def __init__(self, categories: Iterable[Category], conditions: Iterable[FilingCondition]) -> None:
         self.by_code: dict[tuple[str, str], list[Category]] = {}
@@ -22,18 +36,9 @@ class CatalogCache:
             self.conditions.setdefault(f.category_id, []).append(f)
 
     def category(self, *, code: str, edition: str | None, kind: str | None) -> Category:
-        """Same rules and messages as catalog.service.resolve_category."""
         edition = edition or DEFAULT_EDITION
-        found = [c for c in self.by_code.get((edition, code), []) if kind is None or c.kind == kind]
-        if not found:
-            raise InvalidInput(f"unknown category code {code!r} in catalog edition {edition!r}", field="category_code")
-        if len(found) > 1:
-            both = " and ".join(f"{c.kind} {c.name}" for c in found)
-            raise InvalidInput(f"code {code} is both {both}; send category_kind", field="category_kind")
-        cat = found[0]
-        if cat.level != "subclass":
-            raise InvalidInput(f"{code} ({cat.name}) is a class; choose one of its subclasses", field="category_code")
-        return cat
+        return pick_subclass([c for c in self.by_code.get((edition, code), []) if kind is None or c.kind == kind],
+                             code=code, edition=edition)
 
     def condition(self, category: Category, code: str | None) -> FilingCondition | None:
         conds = self.conditions.get(category.id, [])

@@ -9,10 +9,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cityops.audit import service as audit_service
+from cityops.catalog.cache import DEFAULT_EDITION, pick_subclass
 from cityops.catalog.models import Category, Edition, FilingCondition
 from cityops.errors import InvalidInput
-
-DEFAULT_EDITION = "GB/T 47678.5-2026"
 
 
 async def resolve_category(
@@ -23,16 +22,7 @@ async def resolve_category(
     q = select(Category).where(Category.edition == edition, Category.code == code)
     if kind:
         q = q.where(Category.kind == kind)
-    found = list((await session.execute(q)).scalars())
-    if not found:
-        raise InvalidInput(f"unknown category code {code!r} in catalog edition {edition!r}", field="category_code")
-    if len(found) > 1:
-        both = " and ".join(f"{c.kind} {c.name}" for c in found)
-        raise InvalidInput(f"code {code} is both {both}; send category_kind", field="category_kind")
-    cat = found[0]
-    if cat.level != "subclass":
-        raise InvalidInput(f"{code} ({cat.name}) is a class; choose one of its subclasses", field="category_code")
-    return cat
+    return pick_subclass(list((await session.execute(q)).scalars()), code=code, edition=edition)
 
 
 async def resolve_condition(
