@@ -58,3 +58,27 @@ async def test_wall_screen_shows_todays_figures(live: str, browser: Browser, wor
     await expect(today).to_have_text("3")
     await shots.take(page, "wall")  # type: ignore[attr-defined]
     assert not shots.errors  # type: ignore[attr-defined]
+
+
+async def test_track_replay_and_road_segment_layer(live: str, browser: Browser, world: World, shots: object) -> None:
+    """An officer's fixes come back as a track; the slider walks the marker along it."""
+    w = world
+    from datetime import UTC, datetime, timedelta
+
+    async with httpx.AsyncClient(base_url=live) as http:
+        t0 = datetime.now(UTC) - timedelta(minutes=10)
+        fixes = [{"device_id": "web-replay", "lat": w.inside[0] + i * 0.0005, "lon": w.inside[1],
+                  "at": (t0 + timedelta(minutes=i)).isoformat(), "accuracy_m": 5} for i in range(5)]
+        r = await http.post("/api/v1/tracking/positions/batch", json=fixes, headers=w.h("officer"))
+        assert r.status_code == 200 and r.json()["accepted"] == 5, r.text
+    page = shots.watch(await browser.new_page(viewport={"width": 1600, "height": 900}))  # type: ignore[attr-defined]
+    await login_console(page, live, "dispatcher", PASSWORD)
+    await page.click("#replay-open")
+    await page.select_option("#replay [name=officer]", str(w.users["officer"]))
+    await page.click("#replay [type=submit]")
+    slider = page.locator("#replay [name=step]")
+    await expect(slider).to_have_attribute("max", "4")
+    await slider.fill("4")
+    await expect(page.locator("#replay-time")).not_to_be_empty()
+    await shots.take(page, "track-replay")  # type: ignore[attr-defined]
+    assert not shots.errors  # type: ignore[attr-defined]

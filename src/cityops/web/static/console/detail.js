@@ -63,8 +63,16 @@ export class Detail {
   async loadEvidence(c) {
     const gallery = this.el.querySelector("#gallery");
     try {
-      const items = await api(`/api/v1/cases/${c.id}/evidence`);
-      gallery.innerHTML = items.map((e) => `<a href="${e.download_url}" target="_blank" title="${escapeHtml(e.role || "")}"><img alt="${escapeHtml(e.role || "evidence")}" src="${e.thumbnail_url || e.download_url}"></a>`).join("") || `<span class="muted">—</span>`;
+      const page = await api(`/api/v1/cases/${c.id}/evidence`);
+      // Images need the token, so they are fetched as blobs (an <img src> cannot send the Authorization header).
+      const thumbs = await Promise.all(page.items.map(async (e) => {
+        const d = e.derivatives.find((x) => x.kind === "thumb" || x.kind === "poster") || e.derivatives[0];
+        if (!d) return "";
+        const r = await api(d.url, { raw: true });
+        const src = r.ok ? URL.createObjectURL(await r.blob()) : "";
+        return `<figure data-evidence="${e.id}" title="${escapeHtml(e.role)}${e.flags?.length ? " ⚠ " + escapeHtml(e.flags.join(", ")) : ""}"><img alt="${escapeHtml(e.role)}" src="${src}"><figcaption class="muted">${escapeHtml(e.role)}</figcaption></figure>`;
+      }));
+      gallery.innerHTML = thumbs.join("") || `<span class="muted">—</span>`;
     } catch { gallery.innerHTML = `<span class="muted">—</span>`; }
   }
 

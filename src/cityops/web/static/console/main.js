@@ -1,5 +1,6 @@
 // PC dispatch console (调度端): the district on a map, the case queue with live countdowns, case detail and actions.
-import { api, clearSession, session } from "../common/api.js";
+import { api, clearSession, errorText, session } from "../common/api.js";
+import { escapeHtml } from "../common/format.js";
 import { initI18n, languageSwitch, t } from "../common/i18n.js";
 import { Live } from "../common/live.js";
 import { ensureLogin } from "../common/login.js";
@@ -21,6 +22,7 @@ async function main() {
         <h1>${t("app.title")}</h1>
         <span id="live" class="muted"></span>
         <span class="spacer"></span>
+        <button class="secondary" id="replay-open">${t("replay.title")}</button>
         <a href="/console/wall" class="muted" target="_blank">${t("app.wall")}</a>
         <span id="now" class="muted"></span>
         <span>${s.user.display_name}</span>
@@ -29,6 +31,14 @@ async function main() {
       </header>
       <div class="alerts" id="alerts" aria-live="polite"></div>
       <div id="map" role="region" aria-label="map"></div>
+      <form class="form replay" id="replay" hidden>
+        <strong>${t("replay.title")}</strong>
+        <select name="officer" aria-label="officer"></select>
+        <input type="datetime-local" name="from" aria-label="from"> <input type="datetime-local" name="to" aria-label="to">
+        <button type="submit">${t("replay.load")}</button>
+        <input type="range" name="step" min="0" max="0" value="0" aria-label="time"><span id="replay-time" class="muted"></span>
+        <span class="error" role="alert"></span>
+      </form>
       <aside class="side">
         <h2>${t("queue.title")} <span class="badge" id="queue-count">0</span></h2>
         <ul class="queue" id="queue"></ul>
@@ -51,6 +61,8 @@ async function main() {
     onRender: (cases) => map.showCases(cases, (id) => detail.open(id)),
   });
   setInterval(() => queue.tick(), 1000);
+  setInterval(() => map.loadSegmentState(), 60000);
+  setupReplay(app, map);
 
   const live = new Live(["cases", "alerts", "positions"], {
     status: (st) => { app.querySelector("#live").textContent = t(`live.${st}`); },
@@ -74,6 +86,38 @@ async function main() {
   });
   live.start();
   window.cityops = { queue, map, detail, live }; // handy for the browser tests and the curious
+}
+
+// 轨迹回放: an officer's track over a time window, with a slider that walks the marker along it.
+function setupReplay(app, map) {
+  const form = app.querySelector("#replay");
+  const local = (d) => new Date(d.getTime() - d.getTimezoneOffset() * 60000).toISOString().slice(0, 16);
+  app.querySelector("#replay-open").addEventListener("click", async () => {
+    form.hidden = !form.hidden;
+    if (form.hidden) return;
+    const officers = await api("/api/v1/users?role=officer");
+    form.officer.innerHTML = officers.map((o) => `<option value="${o.id}">${escapeHtml(o.display_name)}</option>`).join("");
+    const now = new Date();
+    form.from.value = local(new Date(now - 2 * 3600 * 1000)); form.to.value = local(now);
+  });
+  let replay = null;
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    form.querySelector(".error").textContent = "";
+    const q = new URLSearchParams({ format: "geojson", from: new Date(form.from.value).toISOString(), to: new Date(form.to.value).toISOString() });
+    try {
+      replay = map.showTrack(await api(`/api/v1/tracking/officers/${form.officer.value}/track?${q}`));
+    } catch (err) { form.querySelector(".error").textContent = errorText(err); return; }
+    if (!replay) { form.querySelector(".error").textContent = t("replay.empty"); return; }
+    form.step.max = String(replay.count - 1); form.step.value = "0";
+    form.step.dispatchEvent(new Event("input"));
+  });
+  form.step.addEventListener("input", () => {
+    if (!replay) return;
+    const i = Number(form.step.value);
+    replay.at(i);
+    app.querySelector("#replay-time").textContent = replay.times?.[i] ? new Date(replay.times[i]).toLocaleTimeString() : "";
+  });
 }
 
 main();

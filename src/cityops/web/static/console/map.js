@@ -36,7 +36,34 @@ export class CaseMap {
     const [grids, roads] = await Promise.all([api("/api/v1/geo/layers/grid"), api("/api/v1/geo/layers/road")]);
     this.grids.addData(grids);
     this.roads.addData(roads);
+    this.loadSegmentState();
     if (grids.features.length) this.map.fitBounds(this.grids.getBounds(), { padding: [10, 10] });
+  }
+
+  /** 路段治理状态: red = overdue cases on the segment, orange = open cases, grey = not patrolled lately. */
+  async loadSegmentState() {
+    let fc;
+    try { fc = await api("/api/v1/tracking/road-segments/state"); } catch { return; }
+    const colour = (p) => (p.overdue_cases > 0 ? "#f0524f" : p.open_cases > 0 ? "#f08a4f" : p.state === "ok" ? "#2fbf71" : "#7b8794");
+    if (this.segments) this.segments.clearLayers();
+    else { this.segments = L.geoJSON(null, { coordsToLatLng: (c) => L.latLng(...this.p.toMap(c[1], c[0])) }); this.addOverlay(t("layer.segments"), this.segments); }
+    this.segments.options.style = (f) => ({ color: colour(f.properties), weight: 5, opacity: 0.85 });
+    this.segments.options.onEachFeature = (f, l) => l.bindTooltip(`${escapeHtml(f.properties.name)} · ${t("segment.open", { n: f.properties.open_cases ?? 0 })} · ${t("segment.overdue", { n: f.properties.overdue_cases ?? 0 })}`);
+    this.segments.addData(fc);
+  }
+
+  /** Draw an officer's track and return a function that puts the replay marker at step i. */
+  showTrack(fc) {
+    if (this.track) this.map.removeLayer(this.track);
+    this.track = L.layerGroup().addTo(this.map);
+    const f = fc.features[0];
+    if (!f) return null;
+    const coords = f.geometry.type === "Point" ? [f.geometry.coordinates] : f.geometry.coordinates;
+    const lls = coords.map((c) => this.p.toMap(c[1], c[0]));
+    L.polyline(lls, { color: "#3aa0ff", weight: 3 }).addTo(this.track);
+    const marker = L.circleMarker(lls[0], { radius: 7, color: "#fff", fillColor: "#3aa0ff", fillOpacity: 1 }).addTo(this.track);
+    this.map.fitBounds(L.latLngBounds(lls).pad(0.2));
+    return { count: lls.length, times: f.properties.times, at: (i) => marker.setLatLng(lls[i]) };
   }
 
   showCases(cases, onClick) {
