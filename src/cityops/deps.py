@@ -51,13 +51,15 @@ class RoleGuard:
         self.roles = roles
         self.public = public
 
-    async def __call__(self, request: Request, session: DbSession, now: Now) -> Principal | None:
+    async def __call__(self, request: Request, now: Now) -> Principal | None:
         token = _bearer(request)
         if token is None:
             if self.public:
                 return None
             raise NotAuthenticated("sign in first: send 'Authorization: Bearer <token>'")
-        principal = await auth_service.principal_for(session, token, now)
+        # Its own short session: most calls are answered from the token cache and need no database at all.
+        async with request.app.state.sessionmaker() as session:
+            principal = await auth_service.principal_for(session, token, now)
         if not self.public and not (principal.roles & self.roles):
             raise Forbidden(f"this needs one of the roles: {', '.join(sorted(self.roles))}")
         return principal

@@ -20,10 +20,11 @@ import websockets
 
 from cityops.app import create_app
 from cityops.runtime import Runtime
-from conftest import REDIS_URL
 from support import World, new_case
 
 BIN = Path(sys.executable).parent
+# Same default as tests/conftest.py (not imported: several test folders have a conftest module).
+REDIS_URL = os.environ.get("CITYOPS_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 
 def _port() -> int:

@@ -104,6 +104,8 @@ class Tracker:
     async def handle(self, event: Any) -> None:
         if not isinstance(event, CaseChanged):
             return
+        if event.type == "case.created":
+            return  # a new report has no officer yet: nobody's status can change
         now = self.rt.clock()
         async with self.rt.sessionmaker() as session:
             holders = await service.officers_holding(session, event.case_id)
