@@ -13,8 +13,6 @@ one by one so that only the faulty one fails.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -27,12 +25,10 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
 from cityops.audit import service as audit_service
+from cityops.batching import GroupWriter
 from cityops.case.models import Case, CaseCounter, CaseEvent, IdempotencyKey
 from cityops.db import dialect, writing
 from cityops.runtime import Runtime
-
-MAX_BATCH = 200
-log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -47,50 +43,17 @@ class Report:
     future: asyncio.Future[Case] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
 
-class IntakeWriter:
+class IntakeWriter(GroupWriter[Report]):
     def __init__(self, rt: Runtime) -> None:
+        super().__init__()
         self.rt = rt
-        self.queue: list[Report] = []
-        self.task: asyncio.Task[None] | None = None
         self.tz = ZoneInfo(rt.settings.timezone)
 
-    async def submit(self, report: Report) -> Case:
-        self.queue.append(report)
-        if self.task is None or self.task.done():
-            self.task = asyncio.create_task(self._drain())
-        # shield: a client that goes away must not cancel the batch other reports wait on.
-        return await asyncio.shield(report.future)
+    async def submit(self, report: Report) -> Case:  # type: ignore[override]
+        case: Case = await super().submit(report)
+        return case
 
-    async def close(self) -> None:
-        if self.task is not None:
-            with contextlib.suppress(Exception):
-                await self.task
-
-    async def _drain(self) -> None:
-        while self.queue:
-            batch, self.queue = self.queue[:MAX_BATCH], self.queue[MAX_BATCH:]
-            try:
-                await self._write(batch)
-            except Exception:
-                log.warning("a batch of %d reports failed; writing them one by one", len(batch), exc_info=True)
-                if len(batch) == 1:
-                    self._fail(batch[0])
-                    continue
-                for one in batch:
-                    try:
-                        await self._write([one])
-                    except Exception:
-                        self._fail(one)
-
-    @staticmethod
-    def _fail(report: Report) -> None:
-        import sys
-
-        exc = sys.exc_info()[1] or RuntimeError("report not written")
-        if not report.future.done():
-            report.future.set_exception(exc)
-
-    async def _write(self, batch: list[Report]) -> None:
+    async def write(self, batch: list[Report]) -> None:
         async with self.rt.sessionmaker() as session, writing(session):
             by_day: dict[date, list[Report]] = defaultdict(list)
             for r in batch:

@@ -9,8 +9,6 @@ append per batch. A failed batch is retried row by row so that one bad row canno
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -18,12 +16,10 @@ from typing import Any
 from sqlalchemy import insert
 
 from cityops.audit import service as audit_service
+from cityops.batching import GroupWriter
 from cityops.db import writing
 from cityops.open311.models import Submission
 from cityops.runtime import Runtime
-
-log = logging.getLogger(__name__)
-MAX_BATCH = 200
 
 
 @dataclass
@@ -34,44 +30,12 @@ class Extra:
     future: asyncio.Future[None] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
 
-class ExtrasWriter:
+class ExtrasWriter(GroupWriter[Extra]):
     def __init__(self, rt: Runtime) -> None:
+        super().__init__()
         self.rt = rt
-        self.queue: list[Extra] = []
-        self.task: asyncio.Task[None] | None = None
 
-    async def submit(self, extra: Extra) -> None:
-        self.queue.append(extra)
-        if self.task is None or self.task.done():
-            self.task = asyncio.create_task(self._drain())
-        # shield: a client that goes away must not cancel the batch that others wait on.
-        await asyncio.shield(extra.future)
-
-    async def close(self) -> None:
-        if self.task is not None:
-            with contextlib.suppress(Exception):
-                await self.task
-
-    async def _drain(self) -> None:
-        while self.queue:
-            batch, self.queue = self.queue[:MAX_BATCH], self.queue[MAX_BATCH:]
-            try:
-                await self._write(batch)
-            except Exception as batch_error:
-                for one in batch if len(batch) > 1 else []:
-                    try:
-                        await self._write([one])
-                    except Exception as e:
-                        self._fail(one, e)
-                if len(batch) == 1:
-                    self._fail(batch[0], batch_error)
-
-    @staticmethod
-    def _fail(extra: Extra, exc: BaseException) -> None:
-        if not extra.future.done():
-            extra.future.set_exception(exc)
-
-    async def _write(self, batch: list[Extra]) -> None:
+    async def write(self, batch: list[Extra]) -> None:
         async with self.rt.sessionmaker() as session, writing(session):
             await session.execute(insert(Submission), [e.row for e in batch])
             await audit_service.append_many(session, [
