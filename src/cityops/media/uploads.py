@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import hashlib
 import hmac
 import os
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, BinaryIO
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cityops.audit import service as audit_service
@@ -116,7 +117,7 @@ async def _owned(session: AsyncSession, upload_id: str, caller: Principal) -> Up
     return row
 
 
-def _check_live(row: Upload, now: datetime) -> None:
+def _check_live(row: Upload | UploadView, now: datetime) -> None:
     if row.status == "failed":
         raise Gone(f"this upload was refused: {row.error}", field="upload_id")
     if row.status in ("terminated", "expired") or (row.status == "open" and row.expires_at <= now):
@@ -181,27 +182,23 @@ async def append(rt: Runtime, session: AsyncSession, *, upload_id: str, caller: 
                  now: datetime) -> UploadView:
     """tus PATCH: append the body at ``offset``. A checksummed chunk is all or nothing (460 on mismatch); an
     unchecksummed chunk cut short keeps what arrived, so the client resumes from there."""
-    row = await _owned(session, upload_id, caller)
-    _check_live(row, now)
-    if row.status == "complete":
-        if offset == row.length:
-            view = UploadView.of(row)
-            await session.rollback()
+    view = await _snapshot(session, upload_id, caller)
+    _check_live(view, now)
+    if view.status == "complete":
+        if offset == view.length:
             return view  # a retried final PATCH: the bytes are all here already
-        raise Conflict(f"upload is complete ({row.length} bytes); nothing more can be appended", field="Upload-Offset")
-    if content_length is not None and content_length > row.length - row.offset:
-        raise TooLarge(f"the chunk runs past Upload-Length ({row.length} bytes)", field="Content-Length")
-    await session.rollback()  # hold no database connection while the body streams in
+        raise Conflict(f"upload is complete ({view.length} bytes); nothing more can be appended",
+                       field="Upload-Offset")
+    if content_length is not None and content_length > view.length - view.offset:
+        raise TooLarge(f"the chunk runs past Upload-Length ({view.length} bytes)", field="Content-Length")
     spool = spool_of(rt)
     try:
         async with locks.hold(spool.part(upload_id), upload_id, wait_seconds=LOCK_WAIT_SECONDS) as f:
-            row = await _reload(session, upload_id)
-            _check_live(row, now)
-            if offset != row.offset:
-                raise Conflict(f"Upload-Offset {offset} does not match the upload's offset {row.offset}",
+            state = await _snapshot(session, upload_id, caller)  # the offset as of now that the lock is ours
+            _check_live(state, now)
+            if offset != state.offset:
+                raise Conflict(f"Upload-Offset {offset} does not match the upload's offset {state.offset}",
                                field="Upload-Offset")
-            state = UploadView.of(row)
-            await session.rollback()
             try:
                 written, h, sniffed = await _receive(rt, state, f, checksum, body, content_length, spool)
             except finish.Refusal as r:
@@ -209,22 +206,39 @@ async def append(rt: Runtime, session: AsyncSession, *, upload_id: str, caller: 
                                   now=now)
                 raise from_refusal(r.refused) from None
             new_offset = state.offset + written
-            async with writing(session):
-                row = await _reload(session, upload_id)
-                row.offset, row.updated_at, row.expires_at = new_offset, now, _expiry(rt, now)
-                if sniffed is not None:
-                    row.mime, row.kind = sniffed.mime, sniffed.kind
+            values: dict[str, Any] = {"offset": new_offset, "updated_at": now, "expires_at": _expiry(rt, now)}
+            if sniffed is not None:
+                values.update(mime=sniffed.mime, kind=sniffed.kind)
+            # One UPDATE, guarded by the offset this PATCH started from: no re-read, and no audit entry (the chain
+            # records the upload's creation and its outcome, not each chunk).
+            async with writing(session, audited=False):
+                await session.execute(update(Upload).where(Upload.id == upload_id, Upload.offset == state.offset)
+                                      .values(**values))
             _hashers[upload_id] = (new_offset, h)
-            if new_offset == row.length:
+            if new_offset == state.length:
                 return await finish.complete(rt, session, upload_id=upload_id, running=h, actor_id=caller.user_id,
                                              now=now, expiry=_expiry(rt, now))
-            view = UploadView.of(row)
-            await session.rollback()
-            return view
+            values.pop("updated_at")
+            return dataclasses.replace(state, **values)
     except locks.Vanished:
         row = await _reload(session, upload_id)
         _check_live(row, now)
         raise Conflict("upload changed meanwhile; send HEAD to resume", field="Upload-Offset") from None
+
+
+_VIEW_COLUMNS = [getattr(Upload, f.name) for f in dataclasses.fields(UploadView)]
+
+
+async def _snapshot(session: AsyncSession, upload_id: str, caller: Principal) -> UploadView:
+    """The caller's upload as a detached view, read with one Core SELECT and no open transaction left behind
+    (the body may stream for minutes; no database connection is held meanwhile)."""
+    found = None
+    if UPLOAD_ID_RE.fullmatch(upload_id):
+        found = (await session.execute(select(*_VIEW_COLUMNS).where(Upload.id == upload_id))).first()
+        await session.rollback()
+    if found is None or found.owner_id != caller.user_id:
+        raise NotFound(f"no upload {upload_id[:64]!r}", field="upload_id")
+    return UploadView(*found)
 
 
 async def _receive(rt: Runtime, state: UploadView, f: BinaryIO, checksum: Checksum | None,
