@@ -57,9 +57,11 @@ class RoleGuard:
             if self.public:
                 return None
             raise NotAuthenticated("sign in first: send 'Authorization: Bearer <token>'")
-        # Its own short session: most calls are answered from the token cache and need no database at all.
-        async with request.app.state.sessionmaker() as session:
-            principal = await auth_service.principal_for(session, token, now)
+        # Most calls are answered from the token cache; only a miss opens a (short) session.
+        principal = auth_service.cached_principal(token, now)
+        if principal is None:
+            async with request.app.state.sessionmaker() as session:
+                principal = await auth_service.principal_for(session, token, now)
         if not self.public and not (principal.roles & self.roles):
             raise Forbidden(f"this needs one of the roles: {', '.join(sorted(self.roles))}")
         return principal

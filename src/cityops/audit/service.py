@@ -65,7 +65,7 @@ async def append_many(session: AsyncSession, entries: list[dict[str, Any]]) -> N
                      "entity_type": e["entity_type"], "entity_id": entity_id, "data": body, "prev_hash": prev,
                      "hash": digest})
         prev = digest
-    await session.execute(insert(AuditEntry), rows)
+    await session.execute(insert(AuditEntry.__table__), rows)  # Core on the table: no ORM bulk layer
 
 
 @dataclass(frozen=True)

@@ -130,12 +130,19 @@ async def login(session: AsyncSession, *, username: str, password: str) -> User:
     return user
 
 
-async def principal_for(session: AsyncSession, token: str, now: datetime) -> Principal:
-    digest = token_digest(token)
-    hit = _cache.get(digest)
-    mono = time.monotonic()
-    if hit is not None and hit[0] > mono and hit[1].expires_at > now:
+def cached_principal(token: str, now: datetime) -> Principal | None:
+    """The caller from the per-process token cache, or None when the database must be asked."""
+    hit = _cache.get(token_digest(token))
+    if hit is not None and hit[0] > time.monotonic() and hit[1].expires_at > now:
         return hit[1]
+    return None
+
+
+async def principal_for(session: AsyncSession, token: str, now: datetime) -> Principal:
+    found = cached_principal(token, now)
+    if found is not None:
+        return found
+    digest, mono = token_digest(token), time.monotonic()
     row = (
         await session.execute(
             select(Token, User).join(User, User.id == Token.user_id).where(Token.token_hash == digest)

@@ -130,11 +130,14 @@ class Reader:
         return wf.available(snapshot(c, pending), actor_of(self.p))
 
     def read(self, c: Case, pending: str | None = None) -> CaseRead:
+        return CaseRead(**self._fields(c, pending))
+
+    def _fields(self, c: Case, pending: str | None) -> dict[str, Any]:
         cat = self._cats.get(c.category_id) if c.category_id else None
         case_clock, step_clock = self._clocks(c)
         staff = bool(self.p.roles & (WIDE | {Role.DEPARTMENT, Role.OFFICER}))
         own = c.reporter_id == self.p.user_id
-        return CaseRead(
+        return dict(
             id=c.id, case_no=c.case_no, status=c.status, channel=c.channel, title=c.title,
             description=c.description, address=c.address, lat=c.lat, lon=c.lon,
             grid=self._areas.get(c.grid_id or 0), community=self._areas.get(c.community_id or 0),
@@ -177,12 +180,12 @@ class Reader:
                               actor_id=e.actor_id if staff else None, actor_name=self.p.display_name if staff else None,
                               actor_role=e.actor_role, at=e.at, lat=e.lat if staff else None,
                               lon=e.lon if staff else None, note=e.note, attachments=e.attachments, data={})
-        return CaseDetail(**self.read(c).model_dump(), timeline=[entry], handling=[], requests=[])
+        return CaseDetail(**self._fields(c, None), timeline=[entry], handling=[], requests=[])
 
     async def detail(self, c: Case) -> CaseDetail:
         await self.prime([c])
         pending = (await self.pending_map([c])).get(c.id)
-        base = self.read(c, pending)
+        base = self._fields(c, pending)
         staff = bool(self.p.roles & (WIDE | {Role.DEPARTMENT, Role.OFFICER}))
         events = (await self.s.execute(
             select(CaseEvent, User.display_name).outerjoin(User, User.id == CaseEvent.actor_id)
@@ -209,7 +212,7 @@ class Reader:
             for r in (await self.s.execute(select(CaseRequest).where(CaseRequest.case_id == c.id)
                                            .order_by(CaseRequest.id))).scalars()
         ]
-        return CaseDetail(**base.model_dump(), timeline=timeline, handling=handling, requests=requests)
+        return CaseDetail(**base, timeline=timeline, handling=handling, requests=requests)
 
 
 async def get_visible(session: AsyncSession, p: Principal, case_id: int) -> Case:

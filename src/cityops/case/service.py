@@ -26,7 +26,7 @@ from cityops.case.models import Case, CaseEvent, CaseRequest, Escalation, Handli
 from cityops.case.schemas import ActionIn, CaseCreate
 from cityops.catalog import service as catalog_service
 from cityops.catalog.models import Category, FilingCondition
-from cityops.db import dialect, writing
+from cityops.db import dialect, transient, writing
 from cityops.deadlines.engine import Limit
 from cityops.deadlines.units import TimeUnit, parse_unit
 from cityops.errors import Conflict, InvalidInput, NotFound
@@ -79,7 +79,7 @@ async def create(
     idempotency_key: str | None = None,
 ) -> tuple[Case, bool]:
     """信息收集: register a report. Returns (case, created); a repeated Idempotency-Key returns the first case."""
-    req_hash = _request_hash(data)
+    req_hash = _request_hash(data) if idempotency_key is not None else ""
     if idempotency_key is not None:
         found = await _idempotent_hit(session, caller.user_id, idempotency_key, req_hash)
         if found is not None:
@@ -139,8 +139,8 @@ async def _prepare(rt: Runtime, session: AsyncSession, *, data: CaseCreate, call
 
     step_due = add_limit(now, step, cal)
     title = data.title or (category.name if category else (data.description[:40] or "未分类问题"))
-    case = Case(
-        case_no="", status=wf.Status.REPORTED.value,
+    case = transient(
+        Case, case_no="", status=wf.Status.REPORTED.value,
         channel=_channel_for(caller, data.channel), title=title, description=data.description,
         address=data.address, lat=data.lat, lon=data.lon,
         grid_id=place.grid.id if place and place.grid else None,
@@ -154,7 +154,7 @@ async def _prepare(rt: Runtime, session: AsyncSession, *, data: CaseCreate, call
         follow_code=secrets.token_urlsafe(12),
         created_at=now, updated_at=now, rework_count=0, return_count=0, extension_count=0, escalation_level=0,
     )
-    event = CaseEvent(action="report", from_status=None, to_status=case.status,
+    event = transient(CaseEvent, action="report", from_status=None, to_status=case.status,
                       actor_id=caller.user_id, actor_role=_main_role(caller), at=now, lat=data.lat,
                       lon=data.lon, note=data.description or None, attachments=data.attachments, data={})
     # What the response needs is known here; keeping it saves re-reading the case (see case/views.py).

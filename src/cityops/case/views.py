@@ -14,6 +14,7 @@ from cityops.case import service as case_service
 from cityops.case import workflow as wf
 from cityops.case.schemas import ActionIn, CaseCreate, CaseDetail, CasePage, CaseRead
 from cityops.deps import DbSession, Now, allow
+from cityops.responses import model_response
 from cityops.runtime import Runtime
 
 router = APIRouter(prefix="/api/v1/cases", tags=["cases"])
@@ -36,18 +37,18 @@ async def _reader(request: Request, session: DbSession, caller: Principal, now: 
 
 @router.post("", status_code=201, response_model=CaseDetail, summary="Report a problem (信息收集)")
 async def create_case(
-    request: Request, response: Response, body: CaseCreate, session: DbSession, now: Now,
+    request: Request, body: CaseCreate, session: DbSession, now: Now,
     caller: Annotated[Principal, allow(*REPORTERS)],
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
-) -> CaseDetail:
+) -> Response:
     case, created = await case_service.create(_rt(request), session, data=body, caller=caller, now=now,
                                               idempotency_key=idempotency_key)
+    headers = {"Location": f"/api/v1/cases/{case.id}"}
     if not created:
-        response.status_code = 200
-        response.headers["Idempotent-Replayed"] = "true"
-    response.headers["Location"] = f"/api/v1/cases/{case.id}"
+        headers["Idempotent-Replayed"] = "true"
     reader = await _reader(request, session, caller, now)
-    return reader.detail_of_new(case) or await reader.detail(case)
+    detail = reader.detail_of_new(case) or await reader.detail(case)
+    return model_response(detail, 201 if created else 200, headers)
 
 
 @router.get("", response_model=CasePage, summary="List cases visible to the caller")
@@ -88,9 +89,9 @@ async def list_cases(
 
 @router.get("/{case_id}", response_model=CaseDetail, summary="One case with its timeline and clocks")
 async def get_case(request: Request, case_id: int, session: DbSession, now: Now,
-                   caller: Annotated[Principal, allow(*READERS)]) -> CaseDetail:
+                   caller: Annotated[Principal, allow(*READERS)]) -> Response:
     case = await queries.get_visible(session, caller, case_id)
-    return await (await _reader(request, session, caller, now)).detail(case)
+    return model_response(await (await _reader(request, session, caller, now)).detail(case))
 
 
 @router.post("/{case_id}/actions", response_model=CaseDetail, summary="Move the case one step (see docs/workflow.md)")

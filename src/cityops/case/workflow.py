@@ -11,6 +11,7 @@ tests walk every row with the right and the wrong role.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -248,6 +249,13 @@ def transition(case: CaseSnapshot, action: str, actor: Actor, params: Mapping[st
 
 def available(case: CaseSnapshot, actor: Actor) -> list[str]:
     """The actions ``actor`` could take on ``case`` now (parameters aside): what a UI should offer."""
+    return list(_available(case, actor))
+
+
+# Every case read answers this (lists of 200 cases, the console's live updates); the answer depends only on two
+# small frozen values, and the same (case state, caller) pairs recur all the time.
+@functools.lru_cache(maxsize=8192)
+def _available(case: CaseSnapshot, actor: Actor) -> tuple[str, ...]:
     out = []
     for rule in TRANSITIONS:
         try:
@@ -267,7 +275,7 @@ def available(case: CaseSnapshot, actor: Actor) -> list[str]:
             if not any(case.status in _REQUESTABLE[k] and roles & REQUEST_GRANTS[k] for k in RequestKind):
                 continue
         out.append(rule.action)
-    return out
+    return tuple(out)
 
 
 def _plain(rule: Rule, case: CaseSnapshot, actor: Actor, role: Role, params: Mapping[str, Any]) -> Outcome:
