@@ -43,6 +43,9 @@ async def append(
     return digest
 
 
+_HEAD = select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1)
+
+
 async def append_many(session: AsyncSession, entries: list[dict[str, Any]]) -> None:
     """Append several entries in order with one head read and one multi-row INSERT (group commit of reports).
     Each dict has the keyword arguments of ``append``."""
@@ -50,8 +53,7 @@ async def append_many(session: AsyncSession, entries: list[dict[str, Any]]) -> N
         return
     if dialect(session) == "postgresql":
         await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
-    head = (await session.execute(
-        select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1))).first()
+    head = (await session.execute(_HEAD)).first()
     seq, prev = (head[0], head[1]) if head else (0, GENESIS)
     rows = []
     for e in entries:

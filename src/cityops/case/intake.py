@@ -13,13 +13,14 @@ one by one so that only the faulty one fails.
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import insert
+from sqlalchemy import bindparam, insert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -61,17 +62,13 @@ class IntakeWriter(GroupWriter[Report]):
             for day, reports in sorted(by_day.items()):
                 # One upsert, not UPDATE-then-INSERT: two processes writing a day's first reports would both
                 # find no row and both INSERT it, and one would fail on the primary key.
-                upsert = pg_insert if dialect(session) == "postgresql" else sqlite_insert
-                last = await session.scalar(
-                    upsert(CaseCounter).values(day=day, last=len(reports))
-                    .on_conflict_do_update(index_elements=["day"], set_={"last": CaseCounter.last + len(reports)})
-                    .returning(CaseCounter.last))
+                last = await session.scalar(_count_up(dialect(session)), {"day": day, "n": len(reports)})
                 for seq, r in enumerate(reports, start=last - len(reports) + 1):
                     r.case.case_no = f"{day:%Y%m%d}{seq:05d}"
             # Core multi-row INSERTs: the ORM unit of work costs more than the database here. The Case objects stay
             # transient and only carry the values back for the response.
             for r in batch:
-                r.case.version = 1
+                r.case.__dict__["version"] = 1
             # One multi-row INSERT per table. RETURNING rows come back in no guaranteed order, so they are matched
             # by a key each row already has (the case number, then the case id) — asking SQLAlchemy to keep
             # parameter order instead would make it insert row by row on SQLite.
@@ -102,6 +99,16 @@ class IntakeWriter(GroupWriter[Report]):
 
 
 _CASES, _EVENTS, _KEYS = Case.__table__, CaseEvent.__table__, IdempotencyKey.__table__
+
+
+@functools.cache
+def _count_up(dialect_name: str) -> Any:
+    """``last += n`` for a day's counter, returning the new value; built once per dialect (constructing the
+    statement costs more than running it)."""
+    upsert = pg_insert if dialect_name == "postgresql" else sqlite_insert
+    return (upsert(CaseCounter).values(day=bindparam("day"), last=bindparam("n"))
+            .on_conflict_do_update(index_elements=["day"], set_={"last": CaseCounter.last + bindparam("n")})
+            .returning(CaseCounter.last))
 _COLUMNS: dict[type, tuple[str, ...]] = {}
 
 
