@@ -99,7 +99,7 @@ async def post(rt: Runtime, session: AsyncSession, *, holder: KeyHolder, req: Ne
     token = "o311t_" + secrets.token_urlsafe(18)
     try:
         case, _ = await case_service.create(rt, session, data=data, caller=holder.principal, now=now,
-                                            idempotency_key=token)
+                                            idempotency_key=token, fresh_key=True)
     except AppError as e:
         field = {"lon": "long", "reporter_phone": "phone", "reporter_name": "first_name"}.get(e.field or "", e.field)
         raise Open311Error(404 if e.status_code == 404 else 400,
