@@ -71,9 +71,7 @@ async def create(rt: Runtime, session: AsyncSession, *, caller: Principal, lengt
 
 
 async def read(session: AsyncSession, *, upload_id: str, caller: Principal) -> UploadView:
-    view = UploadView.of(await _owned(session, upload_id, caller))
-    await session.rollback()
-    return view
+    return await _snapshot(session, upload_id, caller)
 
 
 async def _create(rt: Runtime, session: AsyncSession, *, caller: Principal, length: int,
@@ -108,15 +106,6 @@ async def _create(rt: Runtime, session: AsyncSession, *, caller: Principal, leng
     return UploadView.of(row)
 
 
-async def _owned(session: AsyncSession, upload_id: str, caller: Principal) -> Upload:
-    # Ids are 32 hex digits; anything else (traversal attempts, NUL bytes) is not looked up at all.
-    row = await session.get(Upload, upload_id, populate_existing=True) if UPLOAD_ID_RE.fullmatch(upload_id) else None
-    # Someone else's upload answers like a missing one: ids cannot be probed.
-    if row is None or row.owner_id != caller.user_id:
-        raise NotFound(f"no upload {upload_id[:64]!r}", field="upload_id")
-    return row
-
-
 def _check_live(row: Upload | UploadView, now: datetime) -> None:
     if row.status == "failed":
         raise Gone(f"this upload was refused: {row.error}", field="upload_id")
@@ -134,27 +123,23 @@ async def status(rt: Runtime, session: AsyncSession, *, upload_id: str, caller: 
                  now: datetime) -> UploadView:
     """tus HEAD: the acknowledged offset. Waits for (and interrupts) a PATCH still writing, so the answer is
     the offset the next PATCH must send."""
-    row = await _owned(session, upload_id, caller)
-    _check_live(row, now)
-    if row.status == "open":
-        await session.rollback()
+    view = await _snapshot(session, upload_id, caller)
+    _check_live(view, now)
+    if view.status == "open":
         try:
             async with locks.hold(spool_of(rt).part(upload_id), upload_id, wait_seconds=LOCK_WAIT_SECONDS):
-                row = await _reload(session, upload_id)
+                view = await _snapshot(session, upload_id, caller)
         except locks.Vanished:
-            row = await _reload(session, upload_id)
-        _check_live(row, now)
-    view = UploadView.of(row)
-    await session.rollback()
+            view = await _snapshot(session, upload_id, caller)
+        _check_live(view, now)
     return view
 
 
 async def terminate(rt: Runtime, session: AsyncSession, *, upload_id: str, caller: Principal, now: datetime) -> None:
     """tus termination: drop an upload. Bytes already attached as evidence stay (the evidence holds them)."""
-    row = await _owned(session, upload_id, caller)
-    if row.status in ("terminated", "expired"):
+    view = await _snapshot(session, upload_id, caller)
+    if view.status in ("terminated", "expired"):
         raise Gone("this upload has expired or was terminated already", field="upload_id")
-    await session.rollback()
     spool = spool_of(rt)
     try:
         async with locks.hold(spool.part(upload_id), upload_id, wait_seconds=LOCK_WAIT_SECONDS):
@@ -218,11 +203,10 @@ async def append(rt: Runtime, session: AsyncSession, *, upload_id: str, caller: 
             if new_offset == state.length:
                 return await finish.complete(rt, session, upload_id=upload_id, running=h, actor_id=caller.user_id,
                                              now=now, expiry=_expiry(rt, now))
-            values.pop("updated_at")
-            return dataclasses.replace(state, **values)
+            return dataclasses.replace(state, offset=new_offset, expires_at=values["expires_at"],
+                                       mime=values.get("mime", state.mime), kind=values.get("kind", state.kind))
     except locks.Vanished:
-        row = await _reload(session, upload_id)
-        _check_live(row, now)
+        _check_live(await _snapshot(session, upload_id, caller), now)
         raise Conflict("upload changed meanwhile; send HEAD to resume", field="Upload-Offset") from None
 
 
@@ -231,7 +215,9 @@ _VIEW_COLUMNS = [getattr(Upload, f.name) for f in dataclasses.fields(UploadView)
 
 async def _snapshot(session: AsyncSession, upload_id: str, caller: Principal) -> UploadView:
     """The caller's upload as a detached view, read with one Core SELECT and no open transaction left behind
-    (the body may stream for minutes; no database connection is held meanwhile)."""
+    (the body may stream for minutes; no database connection is held meanwhile). Ids are 32 hex digits; anything
+    else (traversal attempts, NUL bytes) is not looked up at all, and someone else's upload answers like a
+    missing one, so ids cannot be probed."""
     found = None
     if UPLOAD_ID_RE.fullmatch(upload_id):
         found = (await session.execute(select(*_VIEW_COLUMNS).where(Upload.id == upload_id))).first()
