@@ -80,10 +80,11 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         log.exception("unhandled error", exc_info=exc)
         return JSONResponse(error_body("internal_error", "internal error; it has been logged"), 500)
 
-    for r in (auth_router, org_router, catalog_router, geo_router, case_router, public_router, calendar_router,
-              audit_router,
-              realtime_router, open311_router, tus_router, evidence_router, tracking_router, osmand_router,
-              evaluation_router):
+    # Routes are matched in order, and every router passed costs each request a scan of its routes: the busiest
+    # (reports and their reads, position ingest, uploads) come first.
+    for r in (case_router, osmand_router, tus_router, open311_router, tracking_router, auth_router, org_router,
+              catalog_router, geo_router, public_router, calendar_router, audit_router, realtime_router,
+              evidence_router, evaluation_router):
         app.include_router(r)
 
     web.mount(app)

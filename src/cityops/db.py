@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import JSON, DateTime, MetaData, event, text
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
@@ -84,9 +84,17 @@ _sqlite_write_locks: dict[int, asyncio.Lock] = {}
 
 def _write_lock(session: AsyncSession) -> asyncio.Lock | None:
     bind = session.bind
-    if bind is None or bind.dialect.name != "sqlite":
+    if bind is None:
         return None
-    key = id(bind.engine if hasattr(bind, "engine") else bind)
+    return write_lock_for(bind.engine)
+
+
+def write_lock_for(engine: AsyncEngine | Engine) -> asyncio.Lock | None:
+    """The in-process write lock of a SQLite database (None on PostgreSQL), one per engine: the same for an
+    AsyncEngine, its sync engine, and a session or connection bound to either."""
+    if engine.dialect.name != "sqlite":
+        return None
+    key = id(engine.sync_engine if isinstance(engine, AsyncEngine) else engine)
     lock = _sqlite_write_locks.get(key)
     if lock is None:
         lock = _sqlite_write_locks[key] = asyncio.Lock()

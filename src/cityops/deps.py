@@ -16,8 +16,14 @@ from cityops.errors import Forbidden, NotAuthenticated
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    async with request.app.state.sessionmaker() as session:
+    session: AsyncSession = request.app.state.sessionmaker()
+    try:
         yield session
+    finally:
+        # Only a session still inside a transaction holds a connection. Closing one that never began (or already
+        # committed) releases nothing but still costs a greenlet round trip on every request; it is garbage now.
+        if session.in_transaction():
+            await session.close()
 
 
 # async: a plain def dependency runs in the threadpool, which costs more than the call itself on every request.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, TypeVar
@@ -66,54 +66,48 @@ class Runtime:
         self._cal = _Cached()
         self._catalog = _Cached()
 
-    async def catalog(self, session: AsyncSession) -> CatalogCache:
+    async def catalog(self, session: AsyncSession | None = None) -> CatalogCache:
         """Subclasses and their filing conditions in memory: every report looks one up."""
-        c = self._catalog
+        return await self._fresh(self._catalog, "catalog", session, _load_catalog)
+
+    async def area_index(self, session: AsyncSession | None = None) -> AreaIndex:
+        return await self._fresh(self._geo, "geo", session, _load_areas)
+
+    async def calendar(self, session: AsyncSession | None = None) -> WorkCalendar:
+        return await self._fresh(self._cal, "calendar", session, self._load_calendar)
+
+    async def _fresh(self, c: _Cached[T], entity_type: str, session: AsyncSession | None,
+                     load: Callable[[AsyncSession], Awaitable[T]]) -> T:
+        """The cached value, re-checked at most every RELOAD_CHECK_SECONDS and reloaded when another process
+        changed it. Every change of geography, catalog or calendar writes an audit entry of that entity type; the
+        newest one's position tells (one indexed lookup). Without a session one is opened only for a check."""
         if c.value is not None and time.monotonic() - c.checked_at < RELOAD_CHECK_SECONDS:
             return c.value
-        sig = await self._changed("catalog", session)
+        if session is None:
+            async with self.sessionmaker() as own:
+                return await self._fresh(c, entity_type, own, load)
+        sig = ((await session.scalar(select(func.max(AuditEntry.seq)).where(AuditEntry.entity_type == entity_type))),)
         if c.value is None or sig != c.signature:
-            cats = (await session.execute(select(Category))).scalars().all()
-            conds = (await session.execute(select(FilingCondition).order_by(FilingCondition.code))).scalars().all()
-            session.expunge_all()
-            c.value = CatalogCache(cats, conds)
+            c.value = await load(session)
             c.signature = sig
         c.checked_at = time.monotonic()
         return c.value
 
-    @staticmethod
-    async def _changed(entity_type: str, session: AsyncSession) -> tuple[object, ...]:
-        """Every change of geography, catalog or calendar writes an audit entry of that entity type; the newest
-        one's position tells whether another process changed it (one indexed lookup)."""
-        return ((await session.scalar(select(func.max(AuditEntry.seq)).where(AuditEntry.entity_type == entity_type))),)
+    async def _load_calendar(self, session: AsyncSession) -> WorkCalendar:
+        rows = (await session.execute(select(CalendarOverride.day, CalendarOverride.is_workday))).all()
+        return WorkCalendar(tz=ZoneInfo(self.settings.timezone), office_windows=tuple(self.settings.office_windows),
+                            overrides={d: w for d, w in rows})
 
-    async def area_index(self, session: AsyncSession) -> AreaIndex:
-        c = self._geo
-        if c.value is not None and time.monotonic() - c.checked_at < RELOAD_CHECK_SECONDS:
-            return c.value
-        sig = await self._changed("geo", session)
-        if c.value is None or sig != c.signature:
-            from shapely import wkt
 
-            rows = (await session.execute(select(AreaRow))).scalars().all()
-            areas = [Area(r.id, Layer(r.layer), r.code, r.name, wkt.loads(r.geometry_wkt), r.parent_id) for r in rows]
-            c.value = AreaIndex(areas)
-            c.signature = sig
-        c.checked_at = time.monotonic()
-        return c.value
+async def _load_catalog(session: AsyncSession) -> CatalogCache:
+    cats = (await session.execute(select(Category))).scalars().all()
+    conds = (await session.execute(select(FilingCondition).order_by(FilingCondition.code))).scalars().all()
+    session.expunge_all()
+    return CatalogCache(cats, conds)
 
-    async def calendar(self, session: AsyncSession) -> WorkCalendar:
-        c = self._cal
-        if c.value is not None and time.monotonic() - c.checked_at < RELOAD_CHECK_SECONDS:
-            return c.value
-        sig = await self._changed("calendar", session)
-        if c.value is None or sig != c.signature:
-            rows = (await session.execute(select(CalendarOverride.day, CalendarOverride.is_workday))).all()
-            c.value = WorkCalendar(
-                tz=ZoneInfo(self.settings.timezone),
-                office_windows=tuple(self.settings.office_windows),
-                overrides={d: w for d, w in rows},
-            )
-            c.signature = sig
-        c.checked_at = time.monotonic()
-        return c.value
+
+async def _load_areas(session: AsyncSession) -> AreaIndex:
+    from shapely import wkt
+
+    rows = (await session.execute(select(AreaRow))).scalars().all()
+    return AreaIndex([Area(r.id, Layer(r.layer), r.code, r.name, wkt.loads(r.geometry_wkt), r.parent_id) for r in rows])

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 GENESIS = "0" * 64
@@ -47,6 +47,34 @@ def entry_hash(
         }
     )
     return hashlib.sha256(body.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class NewEntry:
+    """An entry to append: what happened; its place in the chain is decided when it is written."""
+
+    at: datetime
+    actor_id: int | None
+    action: str
+    entity_type: str
+    entity_id: str | int
+    data: dict[str, Any]
+
+
+def chain_rows(head: tuple[int, str] | None, entries: Iterable[NewEntry]) -> Iterator[dict[str, Any]]:
+    """The rows that append ``entries``, in order, after ``head`` (seq, hash of the newest entry; None when the
+    log is empty). The instant is hashed in UTC, as it reads back from the database."""
+    seq, prev = head if head else (0, GENESIS)
+    for e in entries:
+        seq += 1
+        at = e.at.astimezone(UTC)
+        body = canonical_json(e.data)
+        entity_id = str(e.entity_id)
+        digest = entry_hash(seq=seq, at=at, actor_id=e.actor_id, action=e.action, entity_type=e.entity_type,
+                            entity_id=entity_id, data=body, prev_hash=prev)
+        yield {"seq": seq, "at": at, "actor_id": e.actor_id, "action": e.action, "entity_type": e.entity_type,
+               "entity_id": entity_id, "data": body, "prev_hash": prev, "hash": digest}
+        prev = digest
 
 
 @dataclass(frozen=True)

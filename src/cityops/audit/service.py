@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, text
+from sqlalchemy import Connection, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cityops.audit.chain import GENESIS, Break, ChainEntry, canonical_json, entry_hash, find_break
+from cityops.audit.chain import Break, ChainEntry, NewEntry, chain_rows, find_break
 from cityops.audit.models import AuditEntry
 from cityops.db import PG_AUDIT_LOCK_KEY, dialect
 
@@ -22,52 +22,27 @@ async def append(
     entity_id: str | int, data: dict[str, Any] | None = None,
 ) -> str:
     """Append one entry after the current head and return its hash."""
-    now = now.astimezone(UTC)  # hash the instant as it will read back from the database
     if dialect(session) == "postgresql":
         # Serialise appenders until commit so two transactions never chain onto the same head.
         await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
-    head = (await session.execute(
-        select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1))).first()
-    seq, prev = (head[0] + 1, head[1]) if head else (1, GENESIS)
-    body = canonical_json(data or {})
-    digest = entry_hash(
-        seq=seq, at=now, actor_id=actor_id, action=action, entity_type=entity_type,
-        entity_id=str(entity_id), data=body, prev_hash=prev,
-    )
-    await session.execute(
-        insert(AuditEntry).values(
-            seq=seq, at=now, actor_id=actor_id, action=action, entity_type=entity_type,
-            entity_id=str(entity_id), data=body, prev_hash=prev, hash=digest,
-        )
-    )
-    return digest
+    head = (await session.execute(_HEAD)).first()
+    row = next(chain_rows(tuple(head) if head else None,
+                          [NewEntry(now, actor_id, action, entity_type, entity_id, data or {})]))
+    await session.execute(_TABLE.insert(), row)
+    return str(row["hash"])
 
 
+_TABLE = AuditEntry.__table__
 _HEAD = select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1)
 
 
-async def append_many(session: AsyncSession, entries: list[dict[str, Any]]) -> None:
-    """Append several entries in order with one head read and one multi-row INSERT (group commit of reports).
-    Each dict has the keyword arguments of ``append``."""
-    if not entries:
-        return
-    if dialect(session) == "postgresql":
-        await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
-    head = (await session.execute(_HEAD)).first()
-    seq, prev = (head[0], head[1]) if head else (0, GENESIS)
-    rows = []
-    for e in entries:
-        seq += 1
-        at = e["now"].astimezone(UTC)
-        body = canonical_json(e.get("data") or {})
-        entity_id = str(e["entity_id"])
-        digest = entry_hash(seq=seq, at=at, actor_id=e["actor_id"], action=e["action"],
-                            entity_type=e["entity_type"], entity_id=entity_id, data=body, prev_hash=prev)
-        rows.append({"seq": seq, "at": at, "actor_id": e["actor_id"], "action": e["action"],
-                     "entity_type": e["entity_type"], "entity_id": entity_id, "data": body, "prev_hash": prev,
-                     "hash": digest})
-        prev = digest
-    await session.execute(insert(AuditEntry.__table__), rows)  # Core on the table: no ORM bulk layer
+def append_many_sync(conn: Connection, entries: list[NewEntry]) -> None:
+    """Append ``entries`` in order with one head read and one multi-row INSERT, on a connection inside a write
+    transaction that already serialises appenders (``dbwriter.TransactionRunner``: the SQLite write lock, or the
+    advisory lock on PostgreSQL)."""
+    if entries:
+        head = conn.execute(_HEAD).first()
+        conn.execute(_TABLE.insert(), list(chain_rows(tuple(head) if head else None, entries)))
 
 
 @dataclass(frozen=True)

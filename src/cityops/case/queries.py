@@ -85,8 +85,11 @@ async def list_cases(
 class Reader:
     """Turns Case rows into API bodies; caches the small lookups (areas, categories) for one request."""
 
-    def __init__(self, session: AsyncSession, p: Principal, cal: WorkCalendar, steps: Any, now: datetime) -> None:
-        self.s, self.p, self.cal, self.steps, self.now = session, p, cal, steps, now
+    def __init__(self, session: AsyncSession | None, p: Principal, cal: WorkCalendar, steps: Any,
+                 now: datetime) -> None:
+        # None only for ``detail_of_new``, which reads nothing.
+        self.s: AsyncSession = session  # type: ignore[assignment]
+        self.p, self.cal, self.steps, self.now = p, cal, steps, now
         self._areas: dict[int, str] = {}
         self._cats: dict[int, Category] = {}
         self._conds: dict[int, str] = {}

@@ -37,17 +37,23 @@ async def _reader(request: Request, session: DbSession, caller: Principal, now: 
 
 @router.post("", status_code=201, response_model=CaseDetail, summary="Report a problem (信息收集)")
 async def create_case(
-    request: Request, body: CaseCreate, session: DbSession, now: Now,
-    caller: Annotated[Principal, allow(*REPORTERS)],
+    request: Request, body: CaseCreate, now: Now, caller: Annotated[Principal, allow(*REPORTERS)],
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> Response:
-    case, created = await case_service.create(_rt(request), session, data=body, caller=caller, now=now,
+    # No session dependency: a report is answered from the caches and the intake writer's own connection; a
+    # session is opened only when something must be read (see case_service.create).
+    rt = _rt(request)
+    case, created = await case_service.create(rt, None, data=body, caller=caller, now=now,
                                               idempotency_key=idempotency_key)
     headers = {"Location": f"/api/v1/cases/{case.id}"}
-    if not created:
+    detail = None
+    if created:
+        detail = queries.Reader(None, caller, await rt.calendar(), rt.settings.steps, now).detail_of_new(case)
+    else:
         headers["Idempotent-Replayed"] = "true"
-    reader = await _reader(request, session, caller, now)
-    detail = reader.detail_of_new(case) or await reader.detail(case)
+    if detail is None:
+        async with rt.sessionmaker() as session:
+            detail = await (await _reader(request, session, caller, now)).detail(case)
     return model_response(detail, 201 if created else 200, headers)
 
 

@@ -3,13 +3,12 @@
 The case is created by ``case.service.create`` like any other report, as the key's service user, with a fresh
 token as its Idempotency-Key: the token is written in the same transaction as the case, so ``tokens/{token}``
 resolves as soon as the POST returns. What the case has no column for (e-mail, device and account ids, address_id,
-attribute answers) is written next to it in ``open311_submissions`` (batched, see ``extras``) — only when the
-request carried any of it.
+attribute answers) is written next to it in ``open311_submissions``, in the case's own transaction (a ``Related``
+row of the intake) — only when the request carried any of it.
 """
 
 from __future__ import annotations
 
-import logging
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,19 +18,19 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cityops.case import service as case_service
+from cityops.case.intake import Related
 from cityops.case.schemas import CaseCreate
 from cityops.errors import AppError
 from cityops.geo.models import AreaRow
-from cityops.open311.extras import Extra
 from cityops.open311.formats import Open311Error
 from cityops.open311.keys import KeyHolder
+from cityops.open311.models import Submission
 from cityops.open311.render import MEDIA_PATH
 from cityops.open311.schemas import NewRequest
 from cityops.open311.servicetypes import check_answers, notice_for
 from cityops.open311.state import state_for
 from cityops.runtime import Runtime
 
-log = logging.getLogger(__name__)
 _LAYERS = ("grid", "community", "street")  # most specific first
 
 
@@ -97,27 +96,23 @@ async def post(rt: Runtime, session: AsyncSession, *, holder: KeyHolder, req: Ne
         first = e.errors()[0]
         raise Open311Error(400, f"{'.'.join(str(x) for x in first['loc'])}: {first['msg']}") from e
     token = "o311t_" + secrets.token_urlsafe(18)
+    extras = [_extras(holder, req, answers, now)] if any((req.email, req.device_id, req.account_id, req.address_id,
+                                                          answers)) else []
     try:
         case, _ = await case_service.create(rt, session, data=data, caller=holder.principal, now=now,
-                                            idempotency_key=token, fresh_key=True)
+                                            idempotency_key=token, fresh_key=True, related=extras)
     except AppError as e:
         field = {"lon": "long", "reporter_phone": "phone", "reporter_name": "first_name"}.get(e.field or "", e.field)
         raise Open311Error(404 if e.status_code == 404 else 400,
                            f"{field}: {e.message}" if field else e.message) from e
-    if any((req.email, req.device_id, req.account_id, req.address_id, answers)):
-        await _keep_extras(rt, case_id=case.id, holder=holder, req=req, answers=answers, now=now)
     cond = catalog.condition(case.condition_id)
     return Posted(case.case_no, token, notice_for(cond), req.account_id)
 
 
-async def _keep_extras(rt: Runtime, *, case_id: int, holder: KeyHolder, req: NewRequest,
-                       answers: dict[str, object], now: datetime) -> None:
-    """The case is committed already; if this second write fails the report still stands (the app gets its id
-    and must not post it again), so the failure is logged rather than returned."""
-    row = {"case_id": case_id, "api_key_id": holder.key_id, "attributes": answers, "email": req.email,
-           "device_id": req.device_id, "account_id": req.account_id, "address_id": req.address_id,
-           "created_at": now}
-    try:
-        await state_for(rt).extras.submit(Extra(row, holder.principal.user_id, now))
-    except Exception:
-        log.exception("open311: case %s stored, its submission extras were not", case_id)
+def _extras(holder: KeyHolder, req: NewRequest, answers: dict[str, object], now: datetime) -> Related:
+    """What the case has no column for; the audit entry names which contact fields came, never their values."""
+    row = {"api_key_id": holder.key_id, "attributes": answers, "email": req.email, "device_id": req.device_id,
+           "account_id": req.account_id, "address_id": req.address_id, "created_at": now}
+    audit = {"api_key_id": holder.key_id, "attributes": sorted(answers),
+             "contact": sorted(k for k in ("email", "device_id", "account_id") if row.get(k))}
+    return Related(Submission.__table__, row, "open311.submission", audit)

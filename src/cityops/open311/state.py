@@ -1,4 +1,4 @@
-"""What the Open311 adapter keeps per runtime: rate limiter, service catalog, extras writer, response cache.
+"""What the Open311 adapter keeps per runtime: rate limiter, service catalog, response cache.
 
 The cache holds finished response bodies of the read calls. Every case change publishes an event on the bus
 (after commit); the cache listens, and any ``case.*`` event starts a new generation, so a cached body is never
@@ -17,7 +17,6 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cityops.open311.extras import ExtrasWriter
 from cityops.open311.ratelimit import Limiter, make_limiter
 from cityops.open311.servicetypes import ServiceCatalog
 from cityops.realtime.bus import Bus
@@ -113,7 +112,6 @@ class Open311State:
         self.rt = rt
         self.cache = ResponseCache(rt.bus)
         self.limiter: Limiter = make_limiter(rt.settings.redis_url)
-        self.extras = ExtrasWriter(rt)
         self._catalog: ServiceCatalog | None = None
 
     async def catalog(self, session: AsyncSession) -> ServiceCatalog:
@@ -123,7 +121,6 @@ class Open311State:
         return self._catalog
 
     async def close(self) -> None:
-        await self.extras.close()
         self.cache.close()
         await self.limiter.close()
 
