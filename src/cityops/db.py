@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -129,6 +129,20 @@ async def writing(session: AsyncSession, *, audited: bool = True) -> AsyncIterat
     finally:
         if lock is not None:
             lock.release()
+
+
+SessionSource = AsyncSession | Callable[[], AsyncSession]
+
+
+@asynccontextmanager
+async def using(source: SessionSource) -> AsyncIterator[AsyncSession]:
+    """The given session, or a new one from the given factory (closed afterwards): for hot paths that read the
+    database only on a cache miss and should not open a session for every request."""
+    if isinstance(source, AsyncSession):
+        yield source
+        return
+    async with source() as session:
+        yield session
 
 
 def transient(cls: type[T], **values: Any) -> T:

@@ -21,6 +21,7 @@ from cityops.auth import service as auth_service
 from cityops.auth.models import User
 from cityops.auth.roles import Role
 from cityops.auth.service import Principal
+from cityops.db import SessionSource, using
 from cityops.errors import Conflict, InvalidInput, NotFound
 from cityops.open311.models import ApiKey
 
@@ -103,16 +104,18 @@ async def revoke_key(session: AsyncSession, *, name: str, now: datetime, actor_i
     return row
 
 
-async def holder_for(session: AsyncSession, key: str) -> KeyHolder | None:
+async def holder_for(session: SessionSource, key: str) -> KeyHolder | None:
     """The holder of a valid key, or None (unknown or revoked). Cached for KEY_CACHE_SECONDS, misses too, so a
-    client hammering with a wrong key costs no database reads."""
+    client hammering with a wrong key costs no database reads. ``session``: a session, or a factory to open one
+    only on a cache miss."""
     d = digest(key)
     mono = time.monotonic()
     hit = _cache.get(d)
     if hit is not None and hit[0] > mono:
         return hit[1]
-    found = (await session.execute(
-        select(ApiKey, User).join(User, User.id == ApiKey.user_id).where(ApiKey.key_hash == d))).first()
+    async with using(session) as s:
+        found = (await s.execute(
+            select(ApiKey, User).join(User, User.id == ApiKey.user_id).where(ApiKey.key_hash == d))).first()
     holder = None
     if found is not None:
         row, user = found

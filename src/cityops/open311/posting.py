@@ -42,11 +42,16 @@ class Posted:
     account_id: str | None
 
 
-async def _locate(session: AsyncSession, req: NewRequest) -> tuple[float, float]:
+async def _locate(rt: Runtime, req: NewRequest) -> tuple[float, float]:
     """lat/long as sent; else the area named by address_id (a grid/community/street code, the bureau's addressing
     system) or the most specific area whose name appears in address_string. No geocoder is guessed at."""
     if req.lat is not None and req.lon is not None:
         return req.lat, req.lon
+    async with rt.sessionmaker() as session:
+        return await _locate_address(session, req)
+
+
+async def _locate_address(session: AsyncSession, req: NewRequest) -> tuple[float, float]:
     row = None
     if req.address_id:
         found = (await session.execute(select(AreaRow).where(AreaRow.code == req.address_id,
@@ -73,16 +78,15 @@ async def _locate(session: AsyncSession, req: NewRequest) -> tuple[float, float]
     return float(point.y), float(point.x)
 
 
-async def post(rt: Runtime, session: AsyncSession, *, holder: KeyHolder, req: NewRequest, media: list[str],
-               now: datetime) -> Posted:
-    catalog = await state_for(rt).catalog(session)
+async def post(rt: Runtime, *, holder: KeyHolder, req: NewRequest, media: list[str], now: datetime) -> Posted:
+    catalog = await state_for(rt).catalog()
     st = catalog.lookup(req.service_code)
     if st is None:
         raise Open311Error(404, f"service_code {req.service_code!r} was not found")
     condition, answers, problems = check_answers(st, req.answers)
     if problems:
         raise Open311Error(400, *problems)
-    lat, lon = await _locate(session, req)
+    lat, lon = await _locate(rt, req)
     # Uploaded files take precedence over media_url (v2.1 draft).
     attachments = [MEDIA_PATH + m for m in media] if media else ([req.media_url] if req.media_url else [])
     try:
@@ -99,7 +103,7 @@ async def post(rt: Runtime, session: AsyncSession, *, holder: KeyHolder, req: Ne
     extras = [_extras(holder, req, answers, now)] if any((req.email, req.device_id, req.account_id, req.address_id,
                                                           answers)) else []
     try:
-        case, _ = await case_service.create(rt, session, data=data, caller=holder.principal, now=now,
+        case, _ = await case_service.create(rt, None, data=data, caller=holder.principal, now=now,
                                             idempotency_key=token, fresh_key=True, related=extras)
     except AppError as e:
         field = {"lon": "long", "reporter_phone": "phone", "reporter_name": "first_name"}.get(e.field or "", e.field)

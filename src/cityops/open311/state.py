@@ -114,7 +114,7 @@ class Open311State:
         self.limiter: Limiter = make_limiter(rt.settings.redis_url)
         self._catalog: ServiceCatalog | None = None
 
-    async def catalog(self, session: AsyncSession) -> ServiceCatalog:
+    async def catalog(self, session: AsyncSession | None = None) -> ServiceCatalog:
         source = await self.rt.catalog(session)
         if self._catalog is None or self._catalog.source is not source:
             self._catalog = ServiceCatalog(source)

@@ -22,6 +22,7 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from cityops.auth.service import Principal
+from cityops.db import SessionSource
 from cityops.deps import DbSession, Now, public
 from cityops.errors import AppError
 from cityops.open311 import keys, media, posting, service
@@ -101,7 +102,7 @@ def _base(request: Request) -> str:
     return str(request.base_url)
 
 
-async def _key(request: Request, session: DbSession, value: str | None, *, required: bool) -> KeyHolder | None:
+async def _key(request: Request, session: SessionSource, value: str | None, *, required: bool) -> KeyHolder | None:
     """Check ``api_key`` (403 when missing where required, or wrong) and draw from its rate bucket (429)."""
     if not value:
         if required:
@@ -186,7 +187,9 @@ async def _form(request: Request) -> tuple[list[tuple[str, Any]], list[tuple[str
 
 
 @router.post("/requests.{fmt}", summary="POST Service Request (form-encoded, or multipart with media[])")
-async def post_request(request: Request, fmt: str, session: DbSession, now: Now, _: Caller) -> Response:
+async def post_request(request: Request, fmt: str, now: Now, _: Caller) -> Response:
+    # No session dependency: the key, catalog and grids are cached and the case is written by the intake's own
+    # connection; a session is opened only on a cache miss or to resolve an address.
     _format(fmt)
     rt = _rt(request)
     fields, files, form = await _form(request)
@@ -194,7 +197,7 @@ async def post_request(request: Request, fmt: str, session: DbSession, now: Now,
         p = Params(fields)
         problems: list[str] = []
         service.check_jurisdiction(rt, p.one("jurisdiction_id", problems))
-        holder = await _key(request, session, p.one("api_key", problems), required=True)
+        holder = await _key(request, rt.sessionmaker, p.one("api_key", problems), required=True)
         assert holder is not None
         for name, _f in files:
             if name not in ("media", "media[]"):
@@ -206,7 +209,7 @@ async def post_request(request: Request, fmt: str, session: DbSession, now: Now,
     finally:
         if form is not None:
             await form.close()
-    posted = await posting.post(rt, session, holder=holder, req=req, media=stored, now=now)
+    posted = await posting.post(rt, holder=holder, req=req, media=stored, now=now)
     body = [{"service_request_id": posted.service_request_id, "service_notice": posted.service_notice,
              "account_id": posted.account_id}]
     # realtime: the id is in the body; the token (for clients built on the batch flow) rides in a header.
