@@ -37,12 +37,14 @@ async def _reader(request: Request, session: DbSession, caller: Principal, now: 
 
 @router.post("", status_code=201, response_model=CaseDetail, summary="Report a problem (信息收集)")
 async def create_case(
-    request: Request, body: CaseCreate, now: Now, caller: Annotated[Principal, allow(*REPORTERS)],
+    request: Request, body: CaseCreate, caller: Annotated[Principal, allow(*REPORTERS)],
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> Response:
-    # No session dependency: a report is answered from the caches and the intake writer's own connection; a
-    # session is opened only when something must be read (see case_service.create).
+    # The busiest write: no session dependency (a report is answered from the caches and the intake writer's own
+    # connection; a session is opened only when something must be read, see case_service.create), and the clock
+    # read directly rather than through one more dependency.
     rt = _rt(request)
+    now = rt.clock()
     case, created = await case_service.create(rt, None, data=body, caller=caller, now=now,
                                               idempotency_key=idempotency_key)
     headers = {"Location": f"/api/v1/cases/{case.id}"}
