@@ -29,37 +29,29 @@ MAX_ENTRIES = 2048
 class ResponseCache:
     def __init__(self, bus: Bus, ttl: float = TTL_SECONDS, max_entries: int = MAX_ENTRIES) -> None:
         self._bus = bus
-        self._events: asyncio.Queue[Any] = bus.subscribe(maxsize=256)
+        bus.watch(self._on_event)
         self._entries: dict[Hashable, tuple[float, int, bytes]] = {}
         self._inflight: dict[Hashable, asyncio.Future[bytes]] = {}
         self.generation = 0
         self.ttl = ttl
         self.max_entries = max_entries
 
-    def _drain(self) -> None:
-        changed = False
-        while not self._events.empty():
-            event = self._events.get_nowait()
-            if str(getattr(event, "type", "")).startswith("case."):
-                changed = True
-        if changed:
+    def _on_event(self, event: Any) -> None:
+        if str(getattr(event, "type", "")).startswith("case."):
             self.generation += 1
             self._entries.clear()
 
     def current(self) -> int:
         """The generation to remember before reading the database for a body."""
-        self._drain()
         return self.generation
 
     def get(self, key: Hashable) -> bytes | None:
-        self._drain()
         hit = self._entries.get(key)
         if hit is None or hit[1] != self.generation or hit[0] < time.monotonic():
             return None
         return hit[2]
 
     def put(self, key: Hashable, generation: int, body: bytes) -> None:
-        self._drain()
         if generation != self.generation:
             return
         if len(self._entries) >= self.max_entries:
@@ -104,7 +96,7 @@ class ResponseCache:
         self._entries.clear()
 
     def close(self) -> None:
-        self._bus.unsubscribe(self._events)
+        self._bus.unwatch(self._on_event)
 
 
 class Open311State:

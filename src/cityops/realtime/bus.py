@@ -12,7 +12,7 @@ import contextlib
 import json
 import logging
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from pydantic import BaseModel, TypeAdapter
@@ -32,7 +32,8 @@ def _adapter() -> TypeAdapter[Any]:
 class Bus:
     def __init__(self, redis_url: str | None = None) -> None:
         self.origin = uuid.uuid4().hex
-        self._subscribers: set[asyncio.Queue[Any]] = set()
+        self._subscribers: dict[asyncio.Queue[Any], Callable[[Any], bool] | None] = {}
+        self._watchers: list[Callable[[Any], None]] = []
         self._redis: Redis | None = Redis.from_url(redis_url) if redis_url else None
         self._listener: asyncio.Task[None] | None = None
         self._adapter: TypeAdapter[Any] | None = None
@@ -41,16 +42,30 @@ class Bus:
     def distributed(self) -> bool:
         return self._redis is not None
 
-    def subscribe(self, maxsize: int = 1000) -> asyncio.Queue[Any]:
+    def subscribe(self, maxsize: int = 1000, accept: Callable[[Any], bool] | None = None) -> asyncio.Queue[Any]:
+        """A queue of the events (those ``accept`` passes, if given) for a task that consumes them."""
         q: asyncio.Queue[Any] = asyncio.Queue(maxsize)
-        self._subscribers.add(q)
+        self._subscribers[q] = accept
         return q
 
     def unsubscribe(self, q: asyncio.Queue[Any]) -> None:
-        self._subscribers.discard(q)
+        self._subscribers.pop(q, None)
+
+    def watch(self, fn: Callable[[Any], None]) -> None:
+        """Call ``fn(event)`` at once on every event, for listeners that only note that something changed (drop a
+        cache): nothing is queued, so nothing piles up between their uses. ``fn`` must be quick and not raise."""
+        self._watchers.append(fn)
+
+    def unwatch(self, fn: Callable[[Any], None]) -> None:
+        if fn in self._watchers:
+            self._watchers.remove(fn)
 
     def _deliver(self, event: BaseModel) -> None:
-        for q in list(self._subscribers):
+        for fn in self._watchers:
+            fn(event)
+        for q, accept in list(self._subscribers.items()):
+            if accept is not None and not accept(event):
+                continue
             if q.full():
                 # A slow subscriber loses its oldest event rather than stalling the publisher.
                 q.get_nowait()

@@ -64,8 +64,9 @@ class Tracker:
         rt, st = self.rt, self.st
         if hub is not None:
             hub.register("positions", lambda p: service.positions_snapshot(rt, p))
-        st.tasks.queue = rt.bus.subscribe(10_000)  # drained synchronously by arrival detection
-        self.queue = rt.bus.subscribe(10_000)
+        rt.bus.watch(st.tasks.on_event)
+        # Only case changes after the report can change an officer's status (see ``handle``).
+        self.queue = rt.bus.subscribe(10_000, accept=_changes_officer_work)
         interval = rt.settings.tracking.history_flush_s
         self.tasks.append(asyncio.create_task(st.writer.run(interval, self.tick), name="tracking-history"))
         self.tasks.append(asyncio.create_task(self._listen(), name="tracking-listener"))
@@ -102,10 +103,8 @@ class Tracker:
                     self._idle.set()
 
     async def handle(self, event: Any) -> None:
-        if not isinstance(event, CaseChanged):
+        if not _changes_officer_work(event):
             return
-        if event.type == "case.created":
-            return  # a new report has no officer yet: nobody's status can change
         now = self.rt.clock()
         async with self.rt.sessionmaker() as session:
             holders = await service.officers_holding(session, event.case_id)
@@ -144,9 +143,9 @@ class Tracker:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-        for q in (self.queue, self.st.tasks.queue):
-            if q is not None:
-                self.rt.bus.unsubscribe(q)
+        if self.queue is not None:
+            self.rt.bus.unsubscribe(self.queue)
+        self.rt.bus.unwatch(self.st.tasks.on_event)
         try:
             await self.st.writer.flush()
             await self.tick()
@@ -155,6 +154,11 @@ class Tracker:
         await self.st.close()
         with contextlib.suppress(AttributeError):
             del self.rt._tracking_state  # type: ignore[attr-defined]
+
+
+def _changes_officer_work(event: Any) -> bool:
+    # A new report has no officer yet: nobody's status can change.
+    return isinstance(event, CaseChanged) and event.type != "case.created"
 
 
 def _position_event(f: Any) -> PositionUpdated:

@@ -7,7 +7,6 @@ use, so services, views and background tasks of one app share it and tests get a
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections import Counter
 from collections.abc import Iterable
@@ -86,25 +85,23 @@ class DeviceCache:
 class OpenTasks:
     """Open tasks (accepted / en route) per officer, for arrival detection on the ingest path.
 
-    Reloaded in one query when older than TASKS_TTL_S, and at once when a case event of this process (or, with
-    Redis, of another) arrives: the bus queue is drained synchronously before each use, so a fix posted right
-    after a dispatch already sees it.
+    Reloaded in one query when older than TASKS_TTL_S, and at once after a case event of this process (or, with
+    Redis, of another): ``on_event`` watches the bus, so a fix posted right after a dispatch already sees it.
     """
 
     def __init__(self) -> None:
         self.by_officer: dict[int, list[Task]] = {}
         self.loaded_at = -1e9
-        self.queue: asyncio.Queue[Any] | None = None
 
     def invalidate(self) -> None:
         self.loaded_at = -1e9
 
+    def on_event(self, event: Any) -> None:
+        # Only case events change tasks; positions (this module's own, every second) do not.
+        if isinstance(event, CaseChanged):
+            self.loaded_at = -1e9
+
     async def get(self, rt: Runtime, officer_id: int) -> list[Task]:
-        if self.queue is not None:
-            while not self.queue.empty():
-                # Only case events change tasks; positions (this module's own, every second) do not.
-                if isinstance(self.queue.get_nowait(), CaseChanged):
-                    self.invalidate()
         if time.monotonic() - self.loaded_at > TASKS_TTL_S:
             async with rt.sessionmaker() as session:
                 rows = (await session.execute(
