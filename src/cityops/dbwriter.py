@@ -36,6 +36,7 @@ class TransactionRunner:
     def __init__(self, engine: AsyncEngine, name: str = "writer") -> None:
         self.engine = engine
         self._sync: Engine | None = None
+        self._conn: Connection | None = None  # the runner thread's, kept open between calls
         self._thread: ThreadPoolExecutor | None = None
         url = engine.url
         if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
@@ -75,12 +76,22 @@ class TransactionRunner:
 
     def _in_transaction(self, fn: Callable[..., R], args: tuple[Any, ...]) -> R:
         assert self._sync is not None
-        conn: Connection
-        with self._sync.begin() as conn:
-            return fn(conn, *args)
+        # One connection for the runner's life: checking one out of the pool and resetting it on return cost
+        # more than a small batch's statements.
+        if self._conn is None or self._conn.closed or self._conn.invalidated:
+            self._conn = self._sync.connect()
+        with self._conn.begin():
+            return fn(self._conn, *args)
+
+    def _close_connection(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
 
     async def close(self) -> None:
         if self._thread is not None:
+            # Closed on its own thread, where it was used.
+            await asyncio.get_running_loop().run_in_executor(self._thread, self._close_connection)
             self._thread.shutdown(wait=True)
         if self._sync is not None:
             self._sync.dispose()

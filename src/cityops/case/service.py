@@ -94,8 +94,8 @@ async def create(
     report = await _prepare(rt, session, data=data, caller=caller, now=now)
     report.related = related or []
     if idempotency_key is not None:
-        report.idempotency = IdempotencyKey(user_id=caller.user_id, key=idempotency_key, request_hash=req_hash,
-                                            created_at=now)
+        report.idempotency = transient(IdempotencyKey, user_id=caller.user_id, key=idempotency_key,
+                                       request_hash=req_hash, created_at=now)
     if session is not None:
         await session.rollback()  # end the read transaction: the intake writer writes on its own connection
     try:

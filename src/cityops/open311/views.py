@@ -187,11 +187,13 @@ async def _form(request: Request) -> tuple[list[tuple[str, Any]], list[tuple[str
 
 
 @router.post("/requests.{fmt}", summary="POST Service Request (form-encoded, or multipart with media[])")
-async def post_request(request: Request, fmt: str, now: Now, _: Caller) -> Response:
+async def post_request(request: Request, fmt: str, _: Caller) -> Response:
     # No session dependency: the key, catalog and grids are cached and the case is written by the intake's own
-    # connection; a session is opened only on a cache miss or to resolve an address.
+    # connection; a session is opened only on a cache miss or to resolve an address. The clock is read directly
+    # rather than through one more dependency.
     _format(fmt)
     rt = _rt(request)
+    now = rt.clock()
     fields, files, form = await _form(request)
     try:
         p = Params(fields)
