@@ -1,9 +1,11 @@
-"""TransactionRunner: one write transaction per call, committed whole or not at all; on SQLite off the event loop
-while holding the process's SQLite write lock, on PostgreSQL behind the audit chain's advisory lock."""
+"""TransactionRunner: one write transaction per call, committed whole or not at all; on SQLite on the event loop's
+thread unless another connection holds the write lock (then on the runner's thread, the loop free meanwhile), and
+always holding the process's SQLite write lock; on PostgreSQL behind the audit chain's advisory lock."""
 
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import threading
 from datetime import date
 
@@ -36,8 +38,8 @@ async def test_a_call_is_committed_and_its_rows_are_seen_by_the_app(rt: Runtime)
     finally:
         await runner.close()
     assert await _counters(rt) == {DAY: 7}
-    # SQLite: the statements ran on the runner's own thread, not on the event loop's.
-    assert (ran_on != threading.get_ident()) is (not IS_PG)
+    # Uncontended, the statements ran on the event loop's thread: no hand-over to another thread.
+    assert ran_on == threading.get_ident()
 
 
 async def test_an_error_leaves_nothing_written(rt: Runtime) -> None:
@@ -56,38 +58,39 @@ async def test_an_error_leaves_nothing_written(rt: Runtime) -> None:
     assert await _counters(rt) == {DAY: 3}
 
 
-@pytest.mark.skipif(IS_PG, reason="the in-process write lock exists on SQLite only; PostgreSQL: next test")
-async def test_sqlite_writers_of_the_process_wait_for_the_runner(rt: Runtime) -> None:
+@pytest.mark.skipif(IS_PG, reason="SQLite's locking; PostgreSQL: next test")
+async def test_a_sqlite_write_lock_held_elsewhere_is_waited_for_off_the_loop(rt: Runtime) -> None:
     async with rt.sessionmaker() as s:
         assert _write_lock(s) is write_lock_for(rt.engine) is write_lock_for(rt.engine.sync_engine)
-    inside, release = threading.Event(), threading.Event()
-
-    def slow(conn: Connection) -> None:
-        _count_day(conn, DAY, 1)
-        inside.set()
-        release.wait(10)
-
+    # Another process writing: a plain sqlite3 connection holding the database's write lock.
+    other = sqlite3.connect(rt.engine.url.database or "", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
     runner = TransactionRunner(rt.engine)
     order: list[str] = []
 
-    async def other_writer() -> None:
+    async def in_process_writer() -> None:
         async with rt.sessionmaker() as s, writing(s):
             n = await s.scalar(select(func.count()).select_from(CaseCounter))
-            order.append(f"other saw {n}")
+            order.append(f"in-process writer saw {n}")
 
     try:
-        job = asyncio.create_task(runner.run(slow))
-        await asyncio.to_thread(inside.wait, 10)
-        waiting = asyncio.create_task(other_writer())
+        job = asyncio.create_task(runner.run(_count_day, DAY, 1))
+        ticks = 0
+        for _ in range(20):  # the event loop keeps running while the runner waits for the lock
+            await asyncio.sleep(0.01)
+            ticks += 1
+        assert ticks == 20 and not job.done()
+        waiting = asyncio.create_task(in_process_writer())
         await asyncio.sleep(0.05)
         assert write_lock_for(rt.engine).locked() and order == []  # type: ignore[union-attr]
-        release.set()
-        await job
+        other.execute("COMMIT")  # the other process is done
+        ran_on = await job
         await waiting
     finally:
-        release.set()
+        other.close()
         await runner.close()
-    assert order == ["other saw 1"]  # it ran after the runner committed
+    assert ran_on != threading.get_ident()  # it waited on the runner's thread
+    assert order == ["in-process writer saw 1"]  # and the in-process writer took its turn after it
 
 
 @pytest.mark.skipif(not IS_PG, reason="PostgreSQL only")

@@ -93,7 +93,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
 
     # Routes are matched in order, and every router passed costs each request a scan of its routes: the busiest
     # (reports and their reads, position ingest, uploads) come first.
-    for r in (case_router, osmand_router, tus_router, open311_router, tracking_router, auth_router, org_router,
+    for r in (case_router, open311_router, osmand_router, tus_router, tracking_router, auth_router, org_router,
               catalog_router, geo_router, public_router, calendar_router, audit_router, realtime_router,
               evidence_router, evaluation_router):
         app.include_router(r)

@@ -33,8 +33,9 @@ class GroupWriter(Generic[T]):
         self.queue.append(item)
         if self.task is None or self.task.done():
             self.task = asyncio.create_task(self._drain())
-        # shield: a client that goes away must not cancel the batch other items wait on.
-        return await asyncio.shield(item.future)
+        # A client that goes away cancels only its own future: the batch goes on (the item is still written, as
+        # it was accepted), and results are never set on a cancelled future (see ``_fail`` and ``write``).
+        return await item.future
 
     async def close(self) -> None:
         if self.task is not None:
