@@ -158,12 +158,14 @@ class TransactionRunner:
         if self._inline is not None:
             self._inline.close()
         if self._thread is not None:
-            waiting = self._waiting
-            assert waiting is not None
             # The thread's connection is closed on that thread, after a last checkpoint.
-            await asyncio.get_running_loop().run_in_executor(
-                self._thread, lambda: (self._passive_checkpoint(), waiting.close()))
+            await asyncio.get_running_loop().run_in_executor(self._thread, self._last_checkpoint)
             self._thread.shutdown(wait=True)
+
+    def _last_checkpoint(self) -> None:
+        assert self._waiting is not None
+        self._passive_checkpoint()
+        self._waiting.close()
 
 
 def _transaction(side: _Side, fn: Callable[..., R], args: tuple[Any, ...], *, fail_fast: bool = False) -> R:

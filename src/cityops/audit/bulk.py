@@ -10,7 +10,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cityops.audit.chain import NewEntry, chain_rows
-from cityops.audit.service import _HEAD, _PG_LOCK_KEY, _TABLE
+from cityops.audit.service import _HEAD, _PG_LOCK_KEY, _TABLE, _head
 
 __all__ = ["NewEntry", "append_many"]
 
@@ -20,7 +20,7 @@ async def append_many(session: AsyncSession, entries: Iterable[NewEntry], *, bat
     if session.get_bind().dialect.name == "postgresql":
         await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
     head = (await session.execute(_HEAD)).first()
-    rows = chain_rows(tuple(head) if head else None, entries)
+    rows = chain_rows(_head(head), entries)
     written = 0
     while chunk := list(islice(rows, batch)):
         await session.execute(_TABLE.insert(), chunk)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Connection, select, text
+from sqlalchemy import Connection, Row, Table, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cityops.audit.chain import Break, ChainEntry, NewEntry, chain_rows, find_break
@@ -26,14 +26,17 @@ async def append(
         # Serialise appenders until commit so two transactions never chain onto the same head.
         await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
     head = (await session.execute(_HEAD)).first()
-    row = next(chain_rows(tuple(head) if head else None,
-                          [NewEntry(now, actor_id, action, entity_type, entity_id, data or {})]))
+    row = next(chain_rows(_head(head), [NewEntry(now, actor_id, action, entity_type, entity_id, data or {})]))
     await session.execute(_TABLE.insert(), row)
     return str(row["hash"])
 
 
-_TABLE = AuditEntry.__table__
+_TABLE = cast(Table, AuditEntry.__table__)
 _HEAD = select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1)
+
+
+def _head(row: Row[int, str] | None) -> tuple[int, str] | None:
+    return (int(row[0]), str(row[1])) if row is not None else None
 
 
 def append_many_sync(conn: Connection, entries: list[NewEntry]) -> None:
@@ -42,7 +45,7 @@ def append_many_sync(conn: Connection, entries: list[NewEntry]) -> None:
     advisory lock on PostgreSQL)."""
     if entries:
         head = conn.execute(_HEAD).first()
-        conn.execute(_TABLE.insert(), list(chain_rows(tuple(head) if head else None, entries)))
+        conn.execute(_TABLE.insert(), list(chain_rows(_head(head), entries)))
 
 
 @dataclass(frozen=True)

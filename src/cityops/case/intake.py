@@ -22,7 +22,7 @@ import functools
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, tzinfo
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Table, bindparam, insert
@@ -68,7 +68,7 @@ class IntakeWriter(GroupWriter[Report]):
         self.tz = ZoneInfo(rt.settings.timezone)
         self.runner = TransactionRunner(rt.engine, "intake")
 
-    async def submit(self, report: Report) -> Case:  # type: ignore[override]
+    async def submit(self, report: Report) -> Case:
         case: Case = await super().submit(report)
         return case
 
@@ -128,7 +128,7 @@ def _write(conn: Connection, batch: list[Report], tz: tzinfo) -> None:
     audit_service.append_many_sync(conn, entries)
 
 
-_CASES, _EVENTS, _KEYS = Case.__table__, CaseEvent.__table__, IdempotencyKey.__table__
+_CASES, _EVENTS, _KEYS = (cast(Table, m.__table__) for m in (Case, CaseEvent, IdempotencyKey))
 
 
 @functools.cache

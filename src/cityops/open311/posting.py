@@ -12,9 +12,10 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import Table, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cityops.case import service as case_service
@@ -119,4 +120,4 @@ def _extras(holder: KeyHolder, req: NewRequest, answers: dict[str, object], now:
            "account_id": req.account_id, "address_id": req.address_id, "created_at": now}
     audit = {"api_key_id": holder.key_id, "attributes": sorted(answers),
              "contact": sorted(k for k in ("email", "device_id", "account_id") if row.get(k))}
-    return Related(Submission.__table__, row, "open311.submission", audit)
+    return Related(cast(Table, Submission.__table__), row, "open311.submission", audit)
