@@ -3,6 +3,7 @@ declares who may call it."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -12,12 +13,14 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
+from sqlalchemy import event
 
 from cityops.app import create_app
 from cityops.auth import service as auth_service
 from cityops.auth.models import User
 from cityops.db import writing
 from cityops.deps import RoleGuard
+from cityops.errors import NotAuthenticated
 from cityops.runtime import Runtime
 from support import PASSWORD, PEOPLE, World, act, new_case
 
@@ -87,6 +90,31 @@ async def test_unknown_token_is_refused_even_on_public_routes(client: httpx.Asyn
     assert r.status_code == 401 and r.json()["error"]["message"] == "unknown token"
     r = await client.get("/api/v1/auth/me", headers={"Authorization": "Basic b2ZmaWNlcjpwdw=="})
     assert r.status_code == 401
+
+
+async def test_requests_that_miss_the_token_cache_together_share_one_lookup(world: World, rt: Runtime) -> None:
+    statements: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if "FROM tokens" in statement:
+            statements.append(statement)
+
+    event.listen(rt.engine.sync_engine, "before_cursor_execute", count)
+    try:
+        now = datetime.now(UTC)
+
+        async def ask(token: str) -> Any:
+            async with rt.sessionmaker() as s:
+                return await auth_service.principal_for(s, token, now)
+
+        auth_service.clear_token_cache()  # as when a busy client's entry expires with 10 requests in flight
+        answers = await asyncio.gather(*(ask(world.tokens["dispatcher"]) for _ in range(10)))
+        assert {p.user_id for p in answers} == {world.users["dispatcher"]} and len(statements) == 1
+        statements.clear()
+        wrong = await asyncio.gather(*(ask("cty_not-a-token") for _ in range(10)), return_exceptions=True)
+        assert all(isinstance(e, NotAuthenticated) for e in wrong) and len(statements) == 1
+    finally:
+        event.remove(rt.engine.sync_engine, "before_cursor_execute", count)
 
 
 async def test_logout_revokes_the_token(client: httpx.AsyncClient, world: World) -> None:
