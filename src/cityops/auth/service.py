@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import secrets
 import time
@@ -20,6 +19,7 @@ from cityops.audit import service as audit_service
 from cityops.auth.models import Token, User, UserRole
 from cityops.auth.roles import Role
 from cityops.errors import Conflict, InvalidInput, NotAuthenticated
+from cityops.singleflight import SingleFlight
 
 _hasher = PasswordHasher()
 # A real hash to verify against when the user does not exist, so timing does not reveal valid usernames.
@@ -145,34 +145,12 @@ async def principal_for(session: AsyncSession, token: str, now: datetime) -> Pri
         return found
     # One lookup per token at a time: when a busy client's cache entry expires, its requests in flight would
     # otherwise all miss together and queue for database connections (a 50–80 ms stall every TOKEN_CACHE_SECONDS
-    # under load). The others wait for the first one's answer, or its error.
+    # under load).
     digest = token_digest(token)
-    pending = _lookups.get(digest)
-    if pending is not None:
-        return await asyncio.shield(pending)
-    lookup = _lookups[digest] = asyncio.get_running_loop().create_future()
-    lookup.add_done_callback(_retrieved)
-    try:
-        principal = await _lookup(session, digest, now)
-    except BaseException as e:
-        if isinstance(e, asyncio.CancelledError):
-            lookup.cancel()
-        else:
-            lookup.set_exception(e)
-        raise
-    else:
-        lookup.set_result(principal)
-        return principal
-    finally:
-        del _lookups[digest]
+    return await _lookups.run(digest, lambda: _lookup(session, digest, now))
 
 
-_lookups: dict[str, asyncio.Future[Principal]] = {}
-
-
-def _retrieved(f: asyncio.Future[Principal]) -> None:
-    if not f.cancelled():
-        f.exception()  # an error nobody else waited for is not "never retrieved": its first caller raised it
+_lookups: SingleFlight[str, Principal] = SingleFlight()
 
 
 async def _lookup(session: AsyncSession, digest: str, now: datetime) -> Principal:

@@ -24,6 +24,7 @@ from cityops.auth.service import Principal
 from cityops.db import SessionSource, using
 from cityops.errors import Conflict, InvalidInput, NotFound
 from cityops.open311.models import ApiKey
+from cityops.singleflight import SingleFlight
 
 DEFAULT_RATE_PER_MINUTE = 60
 DEFAULT_BURST = 20
@@ -109,10 +110,18 @@ async def holder_for(session: SessionSource, key: str) -> KeyHolder | None:
     client hammering with a wrong key costs no database reads. ``session``: a session, or a factory to open one
     only on a cache miss."""
     d = digest(key)
-    mono = time.monotonic()
     hit = _cache.get(d)
-    if hit is not None and hit[0] > mono:
+    if hit is not None and hit[0] > time.monotonic():
         return hit[1]
+    # One lookup per key at a time (see cityops.singleflight): an app posting in bursts misses together.
+    return await _lookups.run(d, lambda: _lookup(session, d))
+
+
+_lookups: SingleFlight[str, KeyHolder | None] = SingleFlight()
+
+
+async def _lookup(session: SessionSource, d: str) -> KeyHolder | None:
+    mono = time.monotonic()
     async with using(session) as s:
         found = (await s.execute(
             select(ApiKey, User).join(User, User.id == ApiKey.user_id).where(ApiKey.key_hash == d))).first()

@@ -10,7 +10,6 @@ put old data back.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Any
@@ -21,6 +20,7 @@ from cityops.open311.ratelimit import Limiter, make_limiter
 from cityops.open311.servicetypes import ServiceCatalog
 from cityops.realtime.bus import Bus
 from cityops.runtime import Runtime
+from cityops.singleflight import SingleFlight
 
 TTL_SECONDS = 2.0
 MAX_ENTRIES = 2048
@@ -31,7 +31,7 @@ class ResponseCache:
         self._bus = bus
         bus.watch(self._on_event)
         self._entries: dict[Hashable, tuple[float, int, bytes]] = {}
-        self._inflight: dict[Hashable, asyncio.Future[bytes]] = {}
+        self._flights: SingleFlight[Hashable, bytes] = SingleFlight()
         self.generation = 0
         self.ttl = ttl
         self.max_entries = max_entries
@@ -65,32 +65,13 @@ class ResponseCache:
         body = self.get(key)
         if body is not None:
             return body
-        pending = self._inflight.get(key)
-        if pending is not None:
-            try:
-                return await asyncio.shield(pending)
-            except asyncio.CancelledError:
-                if not pending.cancelled():
-                    raise  # this request was cancelled, not the shared computation
-            # The request computing it went away: compute here instead.
-        future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
-        self._inflight[key] = future
-        try:
-            generation = self.current()
-            body = await compute()
-            self.put(key, generation, body)
-            future.set_result(body)
-            return body
-        except asyncio.CancelledError:
-            future.cancel()
-            raise
-        except Exception as e:
-            future.set_exception(e)  # the waiters get the same answer (e.g. a 404)
-            future.exception()  # retrieved: no "never retrieved" warning when nobody waited
-            raise
-        finally:
-            if self._inflight.get(key) is future:
-                del self._inflight[key]
+        return await self._flights.run(key, lambda: self._compute(key, compute))
+
+    async def _compute(self, key: Hashable, compute: Callable[[], Awaitable[bytes]]) -> bytes:
+        generation = self.current()
+        body = await compute()
+        self.put(key, generation, body)
+        return body
 
     def clear(self) -> None:
         self._entries.clear()
