@@ -16,10 +16,11 @@ async def test_concurrent_callers_share_one_computation_and_its_error() -> None:
 
     async def compute(key: str) -> int:
         calls.append(key)
+        n = len(calls)  # which computation this is
         await asyncio.sleep(0.01)
         if key == "bad":
             raise LookupError(key)
-        return len(calls)
+        return n
 
     answers = await asyncio.gather(*(flights.run("a", lambda: compute("a")) for _ in range(5)),
                                    flights.run("b", lambda: compute("b")))
