@@ -18,6 +18,7 @@ from cityops.catalog.cache import CatalogCache
 from cityops.catalog.models import Category, FilingCondition
 from cityops.config import Settings
 from cityops.db import make_engine, make_sessionmaker, utcnow
+from cityops.dbwriter import TransactionRunner
 from cityops.deadlines.calendar import WorkCalendar
 from cityops.geo.geojson import Layer
 from cityops.geo.index import Area, AreaIndex
@@ -55,9 +56,21 @@ class Runtime:
         engine = make_engine(settings.database_url)
         return cls(settings, engine, make_sessionmaker(engine), Bus(settings.redis_url))
 
+    def writer(self) -> TransactionRunner:
+        """The process's runner for hot write transactions (report intake, upload offsets): see ``dbwriter``."""
+        w = self.services.get("writer")
+        if w is None:
+            w = self.services["writer"] = TransactionRunner(self.engine)
+        assert isinstance(w, TransactionRunner)
+        return w
+
     async def close(self) -> None:
-        for svc in self.services.values():
-            await svc.close()
+        # The shared writer last: the other services may still write through it while they finish.
+        for name, svc in list(self.services.items()):
+            if name != "writer":
+                await svc.close()
+        if "writer" in self.services:
+            await self.services["writer"].close()
         await self.bus.close()
         await self.engine.dispose()
 

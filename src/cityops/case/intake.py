@@ -34,7 +34,6 @@ from cityops.audit import service as audit_service
 from cityops.audit.chain import NewEntry
 from cityops.batching import GroupWriter
 from cityops.case.models import Case, CaseCounter, CaseEvent, IdempotencyKey
-from cityops.dbwriter import TransactionRunner
 from cityops.runtime import Runtime
 
 
@@ -66,7 +65,7 @@ class IntakeWriter(GroupWriter[Report]):
     def __init__(self, rt: Runtime) -> None:
         super().__init__()
         self.tz = ZoneInfo(rt.settings.timezone)
-        self.runner = TransactionRunner(rt.engine, "intake")
+        self.runner = rt.writer()
 
     async def submit(self, report: Report) -> Case:
         case: Case = await super().submit(report)
@@ -77,10 +76,6 @@ class IntakeWriter(GroupWriter[Report]):
         for r in batch:
             if not r.future.done():
                 r.future.set_result(r.case)
-
-    async def close(self) -> None:
-        await super().close()
-        await self.runner.close()
 
 
 def _write(conn: Connection, batch: list[Report], tz: tzinfo) -> None:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, BinaryIO
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Connection, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cityops.audit import service as audit_service
@@ -195,10 +195,9 @@ async def append(rt: Runtime, session: AsyncSession, *, upload_id: str, caller: 
             if sniffed is not None:
                 values.update(mime=sniffed.mime, kind=sniffed.kind)
             # One UPDATE, guarded by the offset this PATCH started from: no re-read, and no audit entry (the chain
-            # records the upload's creation and its outcome, not each chunk).
-            async with writing(session, audited=False):
-                await session.execute(update(Upload).where(Upload.id == upload_id, Upload.offset == state.offset)
-                                      .values(**values))
+            # records the upload's creation and its outcome, not each chunk). Through the process's hot writer:
+            # one short transaction, not a session's round trips.
+            await rt.writer().run(_set_offset, upload_id, state.offset, values, audited=False)
             _hashers[upload_id] = (new_offset, h)
             if new_offset == state.length:
                 return await finish.complete(rt, session, upload_id=upload_id, running=h, actor_id=caller.user_id,
@@ -348,6 +347,10 @@ async def _running_hash(spool: Spool, upload_id: str, offset: int) -> Any:
         return cached[1]
     _hashers.pop(upload_id, None)
     return await asyncio.to_thread(sha256_prefix, spool.part(upload_id), offset)
+
+
+def _set_offset(conn: Connection, upload_id: str, old_offset: int, values: dict[str, Any]) -> None:
+    conn.execute(update(Upload).where(Upload.id == upload_id, Upload.offset == old_offset).values(**values))
 
 
 def _truncate(f: BinaryIO, size: int) -> None:
