@@ -33,7 +33,8 @@ class RatingIn(BaseModel):
 
 
 async def _by_code(session: Any, code: str) -> Case:
-    case = await session.scalar(select(Case).where(Case.follow_code == code)) if 8 <= len(code) <= 32 else None
+    case: Case | None = (await session.scalar(select(Case).where(Case.follow_code == code))
+                         if 8 <= len(code) <= 32 else None)
     if case is None:
         raise NotFound("no report with this follow code", field="code")
     return case

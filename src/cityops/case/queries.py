@@ -219,7 +219,7 @@ class Reader:
 
 
 async def get_visible(session: AsyncSession, p: Principal, case_id: int) -> Case:
-    case = await session.scalar(visible(select(Case).where(Case.id == case_id), p))
+    case: Case | None = await session.scalar(visible(select(Case).where(Case.id == case_id), p))
     if case is None:
         # Same answer for "does not exist" and "not yours": no probing of other people's case ids.
         raise NotFound(f"no case {case_id}", field="case_id")

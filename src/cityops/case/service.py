@@ -67,7 +67,7 @@ def _event(kind: str, case: Case, action: str, now: datetime) -> CaseChanged:
     users = sorted({u for u in (case.reporter_id, case.officer_id, case.inspector_id) if u is not None})
     depts = [case.department_id] if case.department_id is not None else []
     return CaseChanged(
-        type=kind,  # type: ignore[arg-type]
+        type=kind,
         case_id=case.id, case_no=case.case_no, action=action, status=case.status, at=now,
         department_id=case.department_id, officer_id=case.officer_id,
         audience=Audience(user_ids=users, department_ids=depts),

@@ -15,7 +15,7 @@ import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
 from cityops.auth.roles import Role
 
@@ -333,7 +333,8 @@ def _rework(rule: Rule, case: CaseSnapshot, actor: Actor, role: Role, params: Ma
 
 def _evaluate(rule: Rule, case: CaseSnapshot, actor: Actor, role: Role, params: Mapping[str, Any]) -> Outcome:
     try:
-        satisfaction = Satisfaction(params.get("satisfaction"))
+        # A missing value (None) raises ValueError like any other non-member.
+        satisfaction = Satisfaction(cast(str, params.get("satisfaction")))
     except ValueError:
         choices = ", ".join(s.value for s in Satisfaction)
         raise BadParameter(f"satisfaction must be one of: {choices}", "satisfaction") from None
@@ -342,7 +343,7 @@ def _evaluate(rule: Rule, case: CaseSnapshot, actor: Actor, role: Role, params: 
 
 def _request(rule: Rule, case: CaseSnapshot, actor: Actor, role: Role, params: Mapping[str, Any]) -> Outcome:
     try:
-        kind = RequestKind(params.get("kind"))
+        kind = RequestKind(cast(str, params.get("kind")))  # None raises ValueError too
     except ValueError:
         choices = ", ".join(k.value for k in RequestKind)
         raise BadParameter(f"request kind must be one of: {choices}", "kind") from None

@@ -23,9 +23,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from pathlib import Path
+from typing import cast
 
 import openpyxl
 from openpyxl.styles import Font, PatternFill
+from openpyxl.utils import get_column_letter
 from openpyxl.utils.exceptions import InvalidFileException
 from openpyxl.worksheet.datavalidation import DataValidation
 
@@ -192,7 +194,9 @@ def _read_xlsx(path: Path) -> list[tuple[int, list[Cell]]]:
         raise CatalogImportError(f"cannot read {path.name!r} as an Excel workbook: {exc}") from exc
     try:
         sheet = workbook.worksheets[0]
-        return [(number, list(values)) for number, values in enumerate(sheet.iter_rows(values_only=True), 1)]
+        # data_only yields values, not formulas; any rarer type (Decimal, timedelta) still goes through _text's str().
+        rows = enumerate(sheet.iter_rows(values_only=True), 1)
+        return [(number, list(cast(tuple[Cell, ...], values))) for number, values in rows]
     finally:
         workbook.close()
 
@@ -519,16 +523,16 @@ def write_template(path: Path) -> None:
         cell = sheet.cell(row=1, column=index)
         cell.font = header_font
         cell.fill = header_fill
-        letter = cell.column_letter
+        letter = get_column_letter(index)
         sheet.column_dimensions[letter].width = 40 if "condition" in header or "description" in header else 18
         if "code" in header:
             # Text format so Excel keeps the leading zero of 06010 when a bureau types further rows.
             for row in range(2, 1001):
                 sheet.cell(row=row, column=index).number_format = "@"
     sheet.freeze_panes = "A2"
-    unit_column = sheet.cell(row=1, column=FILING_TEMPLATE_HEADERS.index("时限单位* deadline_unit") + 1)
+    unit_letter = get_column_letter(FILING_TEMPLATE_HEADERS.index("时限单位* deadline_unit") + 1)
     units = DataValidation(type="list", formula1='"紧急工作时,工作时,工作日,自然日,分钟"', allow_blank=True)
-    units.add(f"{unit_column.column_letter}2:{unit_column.column_letter}1000")
+    units.add(f"{unit_letter}2:{unit_letter}1000")
     sheet.add_data_validation(units)
     notes = workbook.create_sheet("说明")
     notes.append(["列 column", "说明 notes"])

@@ -18,7 +18,7 @@ from datetime import date, datetime, time
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-import chinese_calendar  # type: ignore[import-untyped]
+import chinese_calendar
 
 __all__ = [
     "DEFAULT_OFFICE_WINDOWS",

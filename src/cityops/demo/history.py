@@ -25,7 +25,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cityops.auth.models import User, UserRole
-from cityops.catalog import service as catalog_service
+from cityops.catalog.cache import DEFAULT_EDITION
 from cityops.catalog.models import Category, FilingCondition
 from cityops.db import writing
 from cityops.deadlines.engine import Limit, add_limit
@@ -102,7 +102,7 @@ async def _load_world(session: AsyncSession, cfg: EvaluationConfig) -> _World:
         select(Category, FilingCondition).join(first_cond, first_cond.c.category_id == Category.id)
         .join(FilingCondition, (FilingCondition.category_id == Category.id)
               & (FilingCondition.code == first_cond.c.code))
-        .where(Category.edition == catalog_service.DEFAULT_EDITION, Category.level == "subclass")
+        .where(Category.edition == DEFAULT_EDITION, Category.level == "subclass")
         .order_by(Category.id))).all()
     cats = [Cat(c.id, c.code, c.name, c.department_code or "", f.id, f.deadline_value, f.deadline_unit,
                 c.code in order_first or (c.parent_code or "") in order_first)

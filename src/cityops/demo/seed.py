@@ -18,11 +18,13 @@ from cityops.auth.service import Principal
 from cityops.case import service as case_service
 from cityops.case.schemas import ActionIn, CaseCreate, HandlingIn
 from cityops.catalog import service as catalog_service
+from cityops.catalog.cache import DEFAULT_EDITION
 from cityops.catalog.models import Category
 from cityops.db import writing
 from cityops.demo.district import generate_district, random_point_in
 from cityops.geo import service as geo_service
 from cityops.org import service as org_service
+from cityops.org.models import Department
 from cityops.runtime import Runtime
 
 DEMO_PASSWORD = "cityops-demo"
@@ -101,7 +103,7 @@ async def seed(rt: Runtime, *, days: int = 21, cases_per_day: float = 5.0, seed_
                                             u.department_id, "session", now + timedelta(days=3650))
         rt.invalidate()
         cats = [c for c in (await s.execute(select(Category).where(
-            Category.edition == catalog_service.DEFAULT_EDITION, Category.level == "subclass"))).scalars()
+            Category.edition == DEFAULT_EDITION, Category.level == "subclass"))).scalars()
             if c.department_code in depts]
     rng = random.Random(seed_value)
     total = int(days * cases_per_day)
@@ -131,8 +133,9 @@ async def seed(rt: Runtime, *, days: int = 21, cases_per_day: float = 5.0, seed_
 
 
 async def _walk(rt: Runtime, rng: random.Random, cat: Category, lat: float, lon: float, address: str,
-                reporter: Principal, t: datetime, age_h: float, users: dict[str, Principal], depts: dict,
-                officers: dict, staff: dict, inspectors: list[Principal]) -> None:
+                reporter: Principal, t: datetime, age_h: float, users: dict[str, Principal],
+                depts: dict[str, Department], officers: dict[str, list[Principal]], staff: dict[str, Principal],
+                inspectors: list[Principal]) -> None:
     async with rt.sessionmaker() as s:
         case, _ = await case_service.create(rt, s, caller=reporter, now=t, data=CaseCreate(
             lat=lat, lon=lon, address=address, category_code=cat.code, category_kind=cat.kind,
@@ -146,7 +149,7 @@ async def _walk(rt: Runtime, rng: random.Random, cat: Category, lat: float, lon:
         if t >= rt.clock():
             return False
         async with rt.sessionmaker() as s:
-            await case_service.act(rt, s, case_id=cid, body=ActionIn(**kw), caller=who, now=t)  # type: ignore[arg-type]
+            await case_service.act(rt, s, case_id=cid, body=ActionIn(**kw), caller=who, now=t)
         return True
 
     if rng.random() < 0.05:

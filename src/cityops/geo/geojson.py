@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-import shapely  # type: ignore[import-untyped]
-from shapely.geometry import shape  # type: ignore[import-untyped]
-from shapely.geometry.base import BaseGeometry  # type: ignore[import-untyped]
+import shapely
+from shapely.geometry import shape
+from shapely.geometry.base import BaseGeometry
 
 __all__ = [
     "GeoFeature",

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import shapely  # type: ignore[import-untyped]
-from shapely.geometry import Point, box  # type: ignore[import-untyped]
-from shapely.geometry.base import BaseGeometry  # type: ignore[import-untyped]
+import shapely
+from shapely.geometry import Point, box
+from shapely.geometry.base import BaseGeometry
 
 from cityops.geo.geojson import Layer
 

@@ -40,6 +40,7 @@ def run() -> None:
     if conn is not None:
         _run(conn)
     else:
+        assert url is not None  # migrate.alembic_config always sets it
         asyncio.run(_online(url))
 
 

@@ -74,7 +74,7 @@ class DeviceGuard(RoleGuard):
     def __init__(self) -> None:
         super().__init__(frozenset(), public=True)
 
-    async def __call__(self, request: Request) -> Principal | None:  # type: ignore[override]
+    async def __call__(self, request: Request) -> Principal | None:
         token = _token_of(request)
         return None if token is None else await _principal(request, token)
 
