@@ -44,6 +44,7 @@ test-pg: install browser
 
 lint: install
 	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy src
 
 lock:
 	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^cityops' > requirements.lock
