@@ -40,6 +40,13 @@ async def test_dispatcher_dispatches_from_the_console_in_both_languages(
     await page.wait_for_load_state("load")
     await expect(page.locator(f".queue li[data-case-id='{case['id']}']")).to_contain_text("Dispatched")
     await expect(page.locator("h1")).to_have_text("cityops dispatch console")
+    # The category in the catalog's English name, where the catalog has one.
+    async with httpx.AsyncClient(base_url=live) as http:
+        cats = (await http.get("/api/v1/catalog/categories", params={"q": "06010"}, headers=w.h("dispatcher"))).json()
+    (english,) = {c["name_en"] for c in cats if c["code"] == "06010" and c["edition"] == "GB/T 47678.5-2026"}
+    assert english and english != got["category_name"]
+    await page.locator(f".queue li[data-case-id='{case['id']}']").click()
+    await expect(page.locator("#detail")).to_contain_text(f"06010 {english}")
     await shots.take(page, "console-en")  # type: ignore[attr-defined]
     assert not shots.errors  # type: ignore[attr-defined]
 

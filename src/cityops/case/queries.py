@@ -145,7 +145,7 @@ class Reader:
             description=c.description, address=c.address, lat=c.lat, lon=c.lon,
             grid=self._areas.get(c.grid_id or 0), community=self._areas.get(c.community_id or 0),
             street=self._areas.get(c.street_id or 0), category_code=cat.code if cat else None,
-            category_name=cat.name if cat else None,
+            category_name=cat.name if cat else None, category_name_en=cat.name_en if cat else None,
             condition_code=self._conds.get(c.condition_id or 0), department_id=c.department_id,
             officer_id=c.officer_id if staff else None, inspector_id=c.inspector_id if staff else None,
             reporter_name=c.reporter_name if (staff or own) else None,

@@ -100,6 +100,7 @@ class CaseRead(BaseModel):
     street: str | None
     category_code: str | None
     category_name: str | None
+    category_name_en: str | None = None  # shown by the English UI where the catalog has one
     condition_code: str | None
     department_id: int | None
     officer_id: int | None

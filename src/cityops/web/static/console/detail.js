@@ -1,6 +1,6 @@
 // Case detail: facts, clocks, timeline, evidence, and a form for every action the caller's role allows.
 import { api, errorText } from "../common/api.js";
-import { t } from "../common/i18n.js";
+import { language, t } from "../common/i18n.js";
 import { clockRemaining, countdown, escapeHtml, lightOf, toast, when } from "../common/format.js";
 
 const MEASURES = ["on_the_spot_fix", "rectification_order", "warning", "fine", "confiscation", "referral", "other"];
@@ -40,7 +40,7 @@ export class Detail {
       <h3>${escapeHtml(c.title)} <span class="badge">${t(`status.${c.status}`)}</span></h3>
       <div class="muted">${c.case_no} · ${t(`channel.${c.channel}`)}</div>
       <dl>
-        <dt>${t("detail.category")}</dt><dd>${escapeHtml(c.category_code || "—")} ${escapeHtml(c.category_name || "")}</dd>
+        <dt>${t("detail.category")}</dt><dd>${escapeHtml(c.category_code || "—")} ${escapeHtml(categoryName(c.category_name, c.category_name_en))}</dd>
         <dt>${t("detail.address")}</dt><dd>${escapeHtml(c.address || `${c.lat.toFixed(5)}, ${c.lon.toFixed(5)}`)}</dd>
         <dt>${t("detail.grid")}</dt><dd>${escapeHtml([c.street, c.community, c.grid].filter(Boolean).join(" / ") || "—")}</dd>
         <dt>${t("detail.department")}</dt><dd>${escapeHtml(dept ? dept.name : "—")}</dd>
@@ -87,7 +87,7 @@ export class Detail {
       fields = `<label><input type="checkbox" name="confirmed" checked> ${t("form.confirmed")}</label>`;
     } else if (action === "file") {
       const cats = (await this.lookup("categories", "/api/v1/catalog/categories")).filter((x) => x.level === "subclass" && x.edition === "GB/T 47678.5-2026");
-      fields = `<label>${t("form.category")}</label><select name="category_code">${options(cats.map((x) => ({ value: `${x.kind}:${x.code}`, label: `${x.code} ${x.name}` })), (x) => x.label, c.category_code ? `event:${c.category_code}` : "")}</select>`;
+      fields = `<label>${t("form.category")}</label><select name="category_code">${options(cats.map((x) => ({ value: `${x.kind}:${x.code}`, label: `${x.code} ${categoryName(x.name, x.name_en)}` })), (x) => x.label, c.category_code ? `event:${c.category_code}` : "")}</select>`;
     } else if (action === "dispatch" || action === "assign") {
       const depts = await this.lookup("departments", "/api/v1/departments");
       const officers = await this.lookup("officers", "/api/v1/users?role=officer");
@@ -155,3 +155,6 @@ export class Detail {
     }
   }
 }
+
+// The catalog's English name in the English UI, where it has one; the standard's Chinese name otherwise.
+function categoryName(zh, en) { return (language() === "en" && en) || zh || ""; }
