@@ -31,7 +31,7 @@ def server(database_url: str | None = None, seed_days: int = 0) -> Iterator[tupl
     """Yield (base URL, env) of a seeded cityops server; everything is removed afterwards."""
     tmp = Path(tempfile.mkdtemp(prefix="cityops-bench-"))
     env = dict(os.environ, CITYOPS_DATABASE_URL=database_url or f"sqlite+aiosqlite:///{tmp}/bench.db",
-               CITYOPS_LOG_LEVEL="WARNING")
+               CITYOPS_LOG_LEVEL="WARNING", CITYOPS_MEDIA_DIR=str(tmp / "media"))
     env.pop("CITYOPS_REDIS_URL", None)
     subprocess.run([str(BIN / "cityops"), "demo", "--days", str(seed_days)], env=env, check=True,
                    stdout=subprocess.DEVNULL)

@@ -86,8 +86,8 @@ async def db_url(db_template: str, tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def settings(db_url: str) -> Settings:
-    return Settings(database_url=db_url, redis_url=None, require_in_district=True)
+def settings(db_url: str, tmp_path: Path) -> Settings:
+    return Settings(database_url=db_url, redis_url=None, require_in_district=True, media_dir=tmp_path / "media")
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,10 @@ from support import World
 
 
 def cli(db_url: str, *args: str, input: str | None = None) -> Any:
-    return CliRunner().invoke(cli_app, list(args), input=input, env={"CITYOPS_DATABASE_URL": db_url})
+    # Files (the demo's photos) go next to the test's database, never into the checkout's ./var.
+    media = Path(tempfile.gettempdir()) / f"cityops-cli-media-{abs(hash(db_url))}"
+    return CliRunner().invoke(cli_app, list(args), input=input,
+                              env={"CITYOPS_DATABASE_URL": db_url, "CITYOPS_MEDIA_DIR": str(media)})
 
 
 def query(db_url: str, sql: str, **params: Any) -> list[Any]:

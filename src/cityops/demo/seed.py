@@ -1,5 +1,5 @@
 """`cityops demo`: the demo district, its departments and people, and weeks of case history walked through the
-real services (so timelines, clocks and the audit chain are exactly what production would hold)."""
+real services (so timelines, clocks, photo evidence and the audit chain are exactly what production would hold)."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from cityops.catalog import service as catalog_service
 from cityops.catalog.cache import DEFAULT_EDITION
 from cityops.catalog.models import Category
 from cityops.db import writing
+from cityops.demo import photos
 from cityops.demo.district import generate_district, random_point_in
 from cityops.geo import service as geo_service
 from cityops.org import service as org_service
@@ -106,6 +107,8 @@ async def seed(rt: Runtime, *, days: int = 21, cases_per_day: float = 5.0, seed_
             Category.edition == DEFAULT_EDITION, Category.level == "subclass"))).scalars()
             if c.department_code in depts]
     rng = random.Random(seed_value)
+    # The photos draw from a stream of their own, so the case history is the same with or without them.
+    photo_rng = random.Random(f"{seed_value}:photos")
     total = int(days * cases_per_day)
     officers = {code: [p for p in users.values() if Role.OFFICER.value in p.roles and p.department_id == d.id]
                 for code, d in depts.items()}
@@ -125,7 +128,7 @@ async def seed(rt: Runtime, *, days: int = 21, cases_per_day: float = 5.0, seed_
         reporter = rng.choice(residents) if rng.random() < 0.25 else rng.choice(inspectors)
         age_h = (now - start).total_seconds() / 3600
         await _walk(rt, rng, cat, lat, lon, district.address_for(lat, lon), reporter, start, age_h, users,
-                    depts, officers, staff, inspectors)
+                    depts, officers, staff, inspectors, photos.plan_scene(photo_rng, lat, lon))
         made += 1
         if progress:
             progress(i + 1, total)
@@ -135,13 +138,14 @@ async def seed(rt: Runtime, *, days: int = 21, cases_per_day: float = 5.0, seed_
 async def _walk(rt: Runtime, rng: random.Random, cat: Category, lat: float, lon: float, address: str,
                 reporter: Principal, t: datetime, age_h: float, users: dict[str, Principal],
                 depts: dict[str, Department], officers: dict[str, list[Principal]], staff: dict[str, Principal],
-                inspectors: list[Principal]) -> None:
+                inspectors: list[Principal], scene: photos.Scene) -> None:
     async with rt.sessionmaker() as s:
         case, _ = await case_service.create(rt, s, caller=reporter, now=t, data=CaseCreate(
             lat=lat, lon=lon, address=address, category_code=cat.code, category_kind=cat.kind,
             description=f"{address}发现{cat.name}", reporter_phone="13800001234" if Role.RESIDENT in reporter.roles
             else None))
     cid = case.id
+    await photos.photograph_problem(rt, case_id=cid, reporter=reporter, scene=scene, reported_at=t)
 
     async def step(who: Principal, minutes: float, **kw: object) -> bool:
         nonlocal t
@@ -193,3 +197,5 @@ async def _walk(rt: Runtime, rng: random.Random, cat: Category, lat: float, lon:
     for who, minutes, kw in plan[:stages]:
         if not await step(who, minutes, **kw):
             return
+        if kw["action"] == "handle":
+            await photos.photograph_result(rt, case_id=cid, officer=who, scene=scene, handled_at=t)
