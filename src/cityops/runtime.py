@@ -17,7 +17,7 @@ from cityops.case.models import CalendarOverride
 from cityops.catalog.cache import CatalogCache
 from cityops.catalog.models import Category, FilingCondition
 from cityops.config import Settings
-from cityops.db import make_engine, make_sessionmaker, utcnow
+from cityops.db import make_engine, make_sessionmaker, using, utcnow
 from cityops.dbwriter import TransactionRunner
 from cityops.deadlines.calendar import WorkCalendar
 from cityops.geo.geojson import Layer
@@ -50,6 +50,7 @@ class Runtime:
     _geo: _Cached[AreaIndex] = field(default_factory=_Cached)
     _cal: _Cached[WorkCalendar] = field(default_factory=_Cached)
     _catalog: _Cached[CatalogCache] = field(default_factory=_Cached)
+    _writer: TransactionRunner | None = None
 
     @classmethod
     def create(cls, settings: Settings) -> Runtime:
@@ -58,19 +59,15 @@ class Runtime:
 
     def writer(self) -> TransactionRunner:
         """The process's runner for hot write transactions (report intake, upload offsets): see ``dbwriter``."""
-        w = self.services.get("writer")
-        if w is None:
-            w = self.services["writer"] = TransactionRunner(self.engine)
-        assert isinstance(w, TransactionRunner)
-        return w
+        if self._writer is None:
+            self._writer = TransactionRunner(self.engine)
+        return self._writer
 
     async def close(self) -> None:
-        # The shared writer last: the other services may still write through it while they finish.
-        for name, svc in list(self.services.items()):
-            if name != "writer":
-                await svc.close()
-        if "writer" in self.services:
-            await self.services["writer"].close()
+        for svc in self.services.values():
+            await svc.close()
+        if self._writer is not None:  # after the services: they may still write through it while they finish
+            await self._writer.close()
         await self.bus.close()
         await self.engine.dispose()
 
@@ -96,13 +93,11 @@ class Runtime:
         newest one's position tells (one indexed lookup). Without a session one is opened only for a check."""
         if c.value is not None and time.monotonic() - c.checked_at < RELOAD_CHECK_SECONDS:
             return c.value
-        if session is None:
-            async with self.sessionmaker() as own:
-                return await self._fresh(c, entity_type, own, load)
-        sig = ((await session.scalar(select(func.max(AuditEntry.seq)).where(AuditEntry.entity_type == entity_type))),)
-        if c.value is None or sig != c.signature:
-            c.value = await load(session)
-            c.signature = sig
+        async with using(session if session is not None else self.sessionmaker) as s:
+            sig = ((await s.scalar(select(func.max(AuditEntry.seq)).where(AuditEntry.entity_type == entity_type))),)
+            if c.value is None or sig != c.signature:
+                c.value = await load(s)
+                c.signature = sig
         c.checked_at = time.monotonic()
         return c.value
 

@@ -26,7 +26,7 @@ from cityops.case.models import Case, CaseEvent, CaseRequest, Escalation, Handli
 from cityops.case.schemas import ActionIn, CaseCreate
 from cityops.catalog import service as catalog_service
 from cityops.catalog.models import Category, FilingCondition
-from cityops.db import dialect, transient, writing
+from cityops.db import dialect, transient, using, writing
 from cityops.deadlines.engine import Limit
 from cityops.deadlines.units import TimeUnit, parse_unit
 from cityops.errors import Conflict, InvalidInput, NotFound
@@ -116,16 +116,14 @@ async def _idempotent_hit(rt: Runtime, session: AsyncSession | None, user_id: in
                           req_hash: str) -> Case | None:
     if not key or len(key) > 128:
         raise InvalidInput("Idempotency-Key must be 1–128 characters", field="Idempotency-Key")
-    if session is None:
-        async with rt.sessionmaker() as own:
-            return await _idempotent_hit(rt, own, user_id, key, req_hash)
-    row = await session.scalar(select(IdempotencyKey).where(IdempotencyKey.user_id == user_id,
-                                                            IdempotencyKey.key == key))
-    if row is None:
-        return None
-    if row.request_hash != req_hash:
-        raise Conflict("this Idempotency-Key was used for a different request", field="Idempotency-Key")
-    return await session.get(Case, row.case_id)
+    async with using(session if session is not None else rt.sessionmaker) as s:
+        row = await s.scalar(select(IdempotencyKey).where(IdempotencyKey.user_id == user_id,
+                                                          IdempotencyKey.key == key))
+        if row is None:
+            return None
+        if row.request_hash != req_hash:
+            raise Conflict("this Idempotency-Key was used for a different request", field="Idempotency-Key")
+        return await s.get(Case, row.case_id)
 
 
 async def _prepare(rt: Runtime, session: AsyncSession | None, *, data: CaseCreate, caller: Principal,
