@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from cityops import __version__
+from cityops import __version__, allocator
 from cityops.audit.views import router as audit_router
 from cityops.auth.views import router as auth_router
 from cityops.case import sweeper
@@ -42,8 +42,9 @@ log = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None,
-               run_sweeper: bool = True, freeze_gc: bool = False) -> FastAPI:
-    """The app. ``freeze_gc`` (server processes): after start-up, the objects that live as long as the process
+               run_sweeper: bool = True, server_process: bool = False) -> FastAPI:
+    """The app. ``server_process`` (``cityops serve``, ``cityops.asgi``): the C allocator keeps request-sized memory
+    for reuse (``allocator.py``), and after start-up the objects that live as long as the process
     (modules, routes, mappers, catalog, grid index) are moved out of the garbage collector's sight with
     ``gc.freeze()``. Otherwise every full collection walks all of them again — about 100 ms with the event loop
     stopped, every second or so under load, which is what a request's 99th-percentile latency was made of."""
@@ -64,7 +65,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         tracker = await tracking_lifecycle.start(rt, periodic=run_sweeper, hub=hub)
         tasks = [asyncio.create_task(sweeper.run_forever(rt)),
                  asyncio.create_task(media_maintenance.purge_forever(rt))] if run_sweeper else []
-        if freeze_gc:
+        if server_process:
+            allocator.tune()
             await rt.catalog()
             await rt.area_index()
             await rt.calendar()

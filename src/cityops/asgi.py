@@ -2,4 +2,4 @@
 
 from cityops.app import create_app
 
-app = create_app(freeze_gc=True)
+app = create_app(server_process=True)

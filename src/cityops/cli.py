@@ -87,7 +87,7 @@ def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1,
     if workers > 1:
         uvicorn.run("cityops.asgi:app", host=host, port=port, workers=workers, log_level="warning")
     else:
-        uvicorn.run(create_app(settings, run_sweeper=not no_sweeper, freeze_gc=True), host=host, port=port,
+        uvicorn.run(create_app(settings, run_sweeper=not no_sweeper, server_process=True), host=host, port=port,
                     log_level="warning")
 
 

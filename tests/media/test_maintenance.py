@@ -64,6 +64,49 @@ async def test_a_cut_chunk_keeps_what_arrived_unless_checksummed(client: httpx.A
     assert not await asyncio.to_thread(part.exists)
 
 
+async def test_bytes_a_machine_crash_lost_are_asked_for_again(client: httpx.AsyncClient, world: World,
+                                                               rt: Runtime) -> None:
+    """Chunks are acknowledged before the disk has them; after a power cut the spool file can be shorter than the
+    offset the server acknowledged. HEAD then answers with what is on disk, audited, and the upload finishes
+    from there with the right hash, never with a gap of zeros."""
+    w, data = world, jpeg()
+    url = await tus_create(client, w, "officer", len(data))
+    part = rt.settings.media_dir / "uploads" / f"{url.rsplit('/', 1)[1]}.part"
+    assert (await tus_patch(client, w, "officer", url, 0, data[:40_000])).headers["upload-offset"] == "40000"
+    on_disk = 25_000
+    await asyncio.to_thread(os.truncate, part, on_disk)  # what a power cut leaves when writeback was behind
+
+    # A PATCH at the acknowledged offset is refused: the bytes before it are not all there.
+    stale = await tus_patch(client, w, "officer", url, 40_000, data[40_000:])
+    assert stale.status_code == 409
+    head = await client.head(url, headers={**w.h("officer"), **TUS})
+    assert head.headers["upload-offset"] == str(on_disk)
+    done = await tus_patch(client, w, "officer", url, on_disk, data[on_disk:])
+    assert done.status_code == 204 and done.headers["upload-sha256"] == sha(data)
+    async with rt.sessionmaker() as s:
+        rewound = (await s.scalars(select(AuditEntry).where(AuditEntry.action == "upload.rewound"))).all()
+    assert [(e.entity_id, json.loads(e.data)) for e in rewound] == [
+        (url.rsplit("/", 1)[1], {"offset": 40_000, "on_disk": on_disk})]
+
+
+async def test_a_crash_before_the_head_was_on_disk_sniffs_again(client: httpx.AsyncClient, world: World,
+                                                                rt: Runtime) -> None:
+    """If even the first bytes (the magic number the type was decided by) are gone, the type is decided again
+    from what is sent now: a renamed executable cannot ride on a photo's earlier verdict."""
+    w, photo = world, jpeg()
+    url = await tus_create(client, w, "officer", len(photo))
+    part = rt.settings.media_dir / "uploads" / f"{url.rsplit('/', 1)[1]}.part"
+    assert (await tus_patch(client, w, "officer", url, 0, photo[:20_000])).status_code == 204
+    await asyncio.to_thread(os.truncate, part, 0)
+    head = await client.head(url, headers={**w.h("officer"), **TUS})
+    assert head.headers["upload-offset"] == "0"
+    state = (await client.get(url, headers=w.h("officer"))).json()
+    assert (state["offset"], state["mime"], state["kind"]) == (0, None, None)
+    elf = b"\x7fELF" + bytes(len(photo) - 4)
+    refused = await tus_patch(client, w, "officer", url, 0, elf)
+    assert refused.status_code == 415
+
+
 async def test_expired_uploads_and_unreferenced_files_are_purged(client: httpx.AsyncClient, world: World,
                                                                  rt: Runtime, settings: Settings) -> None:
     w = world

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -24,7 +25,7 @@ from cityops.media import derivatives, sniff
 from cityops.media.errors import from_refusal
 from cityops.media.models import Blob, Derivative, Upload
 from cityops.media.state import UploadView, forget
-from cityops.media.storage import Spool, store_for
+from cityops.media.storage import BlobStore, Spool, store_for
 from cityops.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -62,6 +63,11 @@ def _insert_ignore(session: AsyncSession, model: Any) -> Any:
     return insert(model)
 
 
+def _store_all(store: BlobStore, files: list[tuple[Path, str]]) -> None:
+    for path, digest in files:
+        store.put(path, digest)
+
+
 async def complete(rt: Runtime, session: AsyncSession, *, upload_id: str, running: Any, actor_id: int | None,
                    now: datetime, expiry: datetime) -> UploadView:
     """All bytes are in (lock held): refuse or store them; returns the completed upload."""
@@ -93,10 +99,9 @@ async def complete(rt: Runtime, session: AsyncSession, *, upload_id: str, runnin
         blob_values = dict(sha256=digest, size=length, mime=mime, kind=kind, width=found.width,
                            height=found.height, duration_seconds=found.duration_seconds, captured_at=c.at,
                            captured_lat=c.lat, captured_lon=c.lon, meta=found.meta, created_at=now)
-        # Into the store before any row refers to it (a blob that vanished from the store is put back here).
-        store.put(part, digest)
-        for d in derived:
-            store.put(d.path, d.sha256)
+        # Into the store, on disk, before any row refers to it (a blob that vanished from the store is put back
+        # here). Off the event loop: the fsync waits for whatever the disk has not written yet.
+        await asyncio.to_thread(_store_all, store, [(part, digest), *((d.path, d.sha256) for d in derived)])
     async with writing(session):
         if blob_values is not None and known is None:
             await session.execute(_insert_ignore(session, Blob).values(**blob_values))

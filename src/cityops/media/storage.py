@@ -66,6 +66,7 @@ class LocalBlobStore:
             return False
         target.parent.mkdir(parents=True, exist_ok=True)
         os.chmod(source, 0o444)
+        _sync_and_release(source)
         # rename is atomic: a reader sees no file or the whole file; two writers of the same bytes both win.
         os.replace(source, target)
         _fsync_dir(target.parent)
@@ -160,6 +161,18 @@ def hash_blob(store: BlobStore, sha256: str) -> tuple[str, int] | None:
             h.update(piece)
             n += len(piece)
     return h.hexdigest(), n
+
+
+def _sync_and_release(path: Path) -> None:
+    """The bytes on disk before any row can refer to them; then their pages leave the cache (a 2 GB video that
+    was just checked need not push the database's pages out)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fdatasync(fd)
+        if hasattr(os, "posix_fadvise"):
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    finally:
+        os.close(fd)
 
 
 def _fsync_dir(path: Path) -> None:

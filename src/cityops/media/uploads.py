@@ -1,8 +1,9 @@
 """tus uploads, service side: create, append a chunk streamed to the spool, report, terminate.
 
 Each PATCH holds the upload's lock, truncates the spool file to the acknowledged offset (bytes a crash left past
-it were never acknowledged), appends the body in 1 MiB writes from a worker thread, fsyncs, and only then
-records the new offset. Memory per upload is one buffer, whatever the file size. A running SHA-256 of the whole
+it were never acknowledged; a file shorter than the offset means a machine crash lost acknowledged bytes, and the
+upload resumes from what is there), appends the body in 1 MiB writes from a worker thread (``spoolio.py``), and
+then records the new offset. Memory per upload is one buffer, whatever the file size. A running SHA-256 of the whole
 file is kept per process and rebuilt from the spool file when another process took the previous chunk.
 When the last byte arrives the upload is finished (``finish.py``): checked, hashed, moved into the store.
 """
@@ -28,7 +29,7 @@ from cityops.audit import service as audit_service
 from cityops.auth.service import Principal
 from cityops.db import writing
 from cityops.errors import Conflict, InvalidInput, NotFound
-from cityops.media import finish, locks, sniff, state
+from cityops.media import finish, locks, sniff, spoolio, state
 from cityops.media.errors import ChecksumMismatch, Gone, TooLarge, from_refusal
 from cityops.media.models import Upload
 from cityops.media.state import UploadView, forget
@@ -127,8 +128,9 @@ async def status(rt: Runtime, session: AsyncSession, *, upload_id: str, caller: 
     _check_live(view, now)
     if view.status == "open":
         try:
-            async with locks.hold(spool_of(rt).part(upload_id), upload_id, wait_seconds=LOCK_WAIT_SECONDS):
+            async with locks.hold(spool_of(rt).part(upload_id), upload_id, wait_seconds=LOCK_WAIT_SECONDS) as f:
                 view = await _snapshot(session, upload_id, caller)
+                view = await _reconcile(session, view, f, caller.user_id, now)
         except locks.Vanished:
             view = await _snapshot(session, upload_id, caller)
         _check_live(view, now)
@@ -181,6 +183,7 @@ async def append(rt: Runtime, session: AsyncSession, *, upload_id: str, caller: 
         async with locks.hold(spool.part(upload_id), upload_id, wait_seconds=LOCK_WAIT_SECONDS) as f:
             state = await _snapshot(session, upload_id, caller)  # the offset as of now that the lock is ours
             _check_live(state, now)
+            state = await _reconcile(session, state, f, caller.user_id, now)
             if offset != state.offset:
                 raise Conflict(f"Upload-Offset {offset} does not match the upload's offset {state.offset}",
                                field="Upload-Offset")
@@ -207,6 +210,28 @@ async def append(rt: Runtime, session: AsyncSession, *, upload_id: str, caller: 
     except locks.Vanished:
         _check_live(await _snapshot(session, upload_id, caller), now)
         raise Conflict("upload changed meanwhile; send HEAD to resume", field="Upload-Offset") from None
+
+
+async def _reconcile(session: AsyncSession, state: UploadView, f: BinaryIO, actor_id: int, now: datetime
+                     ) -> UploadView:
+    """Called with the lock held. Chunks are acknowledged before the disk has them (``spoolio``), so after a
+    machine crash the spool file can be shorter than the recorded offset: the upload goes back to what is really
+    there, and the client, which asks with HEAD before resuming, sends the rest again."""
+    on_disk = os.fstat(f.fileno()).st_size
+    if state.status != "open" or on_disk >= state.offset:
+        return state
+    values: dict[str, Any] = {"offset": on_disk, "updated_at": now}
+    if on_disk < min(sniff.SNIFF_BYTES, state.length):
+        values.update(mime=None, kind=None)  # the head that was sniffed is gone: sniff what arrives again
+    async with writing(session):
+        await session.execute(update(Upload).where(Upload.id == state.id, Upload.offset == state.offset)
+                              .values(**values))
+        await audit_service.append(session, now=now, actor_id=actor_id, action="upload.rewound",
+                                   entity_type="upload", entity_id=state.id,
+                                   data={"offset": state.offset, "on_disk": on_disk})
+    forget(state.id)
+    return dataclasses.replace(state, offset=on_disk, mime=values.get("mime", state.mime),
+                               kind=values.get("kind", state.kind))
 
 
 _VIEW_COLUMNS = [getattr(Upload, f.name) for f in dataclasses.fields(UploadView)]
@@ -240,13 +265,13 @@ async def _receive(rt: Runtime, state: UploadView, f: BinaryIO, checksum: Checks
     need_sniff = sniffed is None
     sniff_at = min(sniff.SNIFF_BYTES, state.length)
     if os.fstat(f.fileno()).st_size != start:  # bytes past the acknowledged offset: a crash, or a cut chunk
-        await asyncio.to_thread(_truncate, f, start)
+        await asyncio.to_thread(spoolio.truncate, f, start)
     else:
         f.seek(start)
     writer = locks.register(state.id)
     idle = rt.settings.media.upload_idle_seconds
     received, cut, pieces, buffered = 0, False, list[bytes](), 0
-    disk = _Flusher(f, h, chunk_h)
+    disk = spoolio.Appender(f, h, chunk_h)
     it = body.__aiter__()
     try:
         while True:
@@ -289,7 +314,7 @@ async def _receive(rt: Runtime, state: UploadView, f: BinaryIO, checksum: Checks
             if not hmac.compare_digest(chunk_h.digest(), checksum.digest):
                 raise ChecksumMismatch(f"Upload-Checksum {checksum.algorithm} does not match the received chunk",
                                        field="Upload-Checksum")
-        await asyncio.to_thread(os.fdatasync, f.fileno())  # durable before the offset is acknowledged
+        await disk.close()
     except BaseException:
         await disk.settle()
         await _rewind(f, state.id, start, base)
@@ -300,33 +325,8 @@ async def _receive(rt: Runtime, state: UploadView, f: BinaryIO, checksum: Checks
     return received, h, sniffed if need_sniff else None
 
 
-class _Flusher:
-    """Writes (and hashes) one buffer in a worker thread while the next one is received: the network and the
-    disk overlap, and at most two buffers exist per upload."""
-
-    def __init__(self, f: BinaryIO, h: Any, chunk_h: Any) -> None:
-        self.f, self.h, self.chunk_h = f, h, chunk_h
-        self.pending: asyncio.Future[None] | None = None
-
-    async def push(self, data: list[bytes]) -> None:
-        await self.drain()
-        self.pending = asyncio.ensure_future(asyncio.to_thread(_write, self.f, data, self.h, self.chunk_h))
-
-    async def drain(self) -> None:
-        if self.pending is not None:
-            pending, self.pending = self.pending, None
-            await pending
-
-    async def settle(self) -> None:
-        """After a failure: let a write still running finish (its bytes are then cut off again)."""
-        if self.pending is not None:
-            with contextlib.suppress(BaseException):
-                await asyncio.wait([self.pending])
-            self.pending = None
-
-
 async def _rewind(f: BinaryIO, upload_id: str, start: int, base: Any) -> None:
-    await asyncio.shield(asyncio.to_thread(_truncate, f, start))
+    await asyncio.shield(asyncio.to_thread(spoolio.truncate, f, start))
     _hashers[upload_id] = (start, base)
 
 
@@ -351,30 +351,6 @@ async def _running_hash(spool: Spool, upload_id: str, offset: int) -> Any:
 
 def _set_offset(conn: Connection, upload_id: str, old_offset: int, values: dict[str, Any]) -> None:
     conn.execute(update(Upload).where(Upload.id == upload_id, Upload.offset == old_offset).values(**values))
-
-
-def _truncate(f: BinaryIO, size: int) -> None:
-    f.truncate(size)
-    f.seek(size)
-
-
-def _write(f: BinaryIO, pieces: list[bytes], h: Any, chunk_h: Any) -> None:
-    fd, at = f.fileno(), f.tell()
-    size = sum(len(p) for p in pieces)
-    done = os.writev(fd, pieces)
-    if done < size:  # a short write (rare: signals, full disk): write the rest piece by piece
-        rest = b"".join(pieces)[done:]
-        while rest:
-            rest = rest[os.write(fd, rest):]
-    f.seek(at + size)
-    # Start writing these pages out now rather than all at the end-of-chunk fdatasync: the disk works while the
-    # next buffer arrives, and the kernel may drop the pages once written (a 2 GB video does not fill the cache).
-    if hasattr(os, "posix_fadvise"):
-        os.posix_fadvise(fd, at, size, os.POSIX_FADV_DONTNEED)
-    for p in pieces:  # hashlib releases the GIL on large buffers: the event loop keeps serving
-        h.update(p)
-        if chunk_h is not None:
-            chunk_h.update(p)
 
 
 async def _aclose(it: AsyncIterator[bytes]) -> None:
