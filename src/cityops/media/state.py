@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -13,8 +14,23 @@ from cityops.media.models import Upload
 hashers: dict[str, tuple[int, Any]] = {}
 
 
+# upload id → owner's user id, for the uploads this process has seen lately. Owners never change, so a PATCH from
+# the owner goes straight to the upload's lock and reads the row once, under it; anyone else is looked up (and
+# refused) before the lock, so a stranger can never interrupt someone's upload.
+OWNERS_KEPT = 4096
+owners: OrderedDict[str, int] = OrderedDict()
+
+
+def remember_owner(upload_id: str, owner_id: int) -> None:
+    owners[upload_id] = owner_id
+    owners.move_to_end(upload_id)
+    while len(owners) > OWNERS_KEPT:
+        owners.popitem(last=False)
+
+
 def forget(upload_id: str) -> None:
     hashers.pop(upload_id, None)
+    owners.pop(upload_id, None)
 
 
 @dataclass(frozen=True)

@@ -169,47 +169,59 @@ async def append(rt: Runtime, session: AsyncSession, *, upload_id: str, caller: 
                  now: datetime) -> UploadView:
     """tus PATCH: append the body at ``offset``. A checksummed chunk is all or nothing (460 on mismatch); an
     unchecksummed chunk cut short keeps what arrived, so the client resumes from there."""
-    view = await _snapshot(session, upload_id, caller)
-    _check_live(view, now)
-    if view.status == "complete":
-        if offset == view.length:
+    if state.owners.get(upload_id) != caller.user_id:
+        view = await _snapshot(session, upload_id, caller)  # 404 for anyone but the owner
+        if _live_and_open(view, offset, now):
             return view  # a retried final PATCH: the bytes are all here already
-        raise Conflict(f"upload is complete ({view.length} bytes); nothing more can be appended",
-                       field="Upload-Offset")
-    if content_length is not None and content_length > view.length - view.offset:
-        raise TooLarge(f"the chunk runs past Upload-Length ({view.length} bytes)", field="Content-Length")
     spool = spool_of(rt)
     try:
         async with locks.hold(spool.part(upload_id), upload_id, wait_seconds=LOCK_WAIT_SECONDS) as f:
-            state = await _snapshot(session, upload_id, caller)  # the offset as of now that the lock is ours
-            _check_live(state, now)
-            state = await _reconcile(session, state, f, caller.user_id, now)
-            if offset != state.offset:
-                raise Conflict(f"Upload-Offset {offset} does not match the upload's offset {state.offset}",
+            view = await _snapshot(session, upload_id, caller)  # the offset as of now that the lock is ours
+            if _live_and_open(view, offset, now):
+                return view
+            view = await _reconcile(session, view, f, caller.user_id, now)
+            if content_length is not None and content_length > view.length - view.offset:
+                raise TooLarge(f"the chunk runs past Upload-Length ({view.length} bytes)", field="Content-Length")
+            if offset != view.offset:
+                raise Conflict(f"Upload-Offset {offset} does not match the upload's offset {view.offset}",
                                field="Upload-Offset")
             try:
-                written, h, sniffed = await _receive(rt, state, f, checksum, body, content_length, spool)
+                written, h, sniffed = await _receive(rt, view, f, checksum, body, content_length, spool)
             except finish.Refusal as r:
                 await finish.fail(rt, session, upload_id=upload_id, reason=r.refused.message, actor_id=caller.user_id,
                                   now=now)
                 raise from_refusal(r.refused) from None
-            new_offset = state.offset + written
+            new_offset = view.offset + written
             values: dict[str, Any] = {"offset": new_offset, "updated_at": now, "expires_at": _expiry(rt, now)}
             if sniffed is not None:
                 values.update(mime=sniffed.mime, kind=sniffed.kind)
             # One UPDATE, guarded by the offset this PATCH started from: no re-read, and no audit entry (the chain
             # records the upload's creation and its outcome, not each chunk). Through the process's hot writer:
             # one short transaction, not a session's round trips.
-            await rt.writer().run(_set_offset, upload_id, state.offset, values, audited=False)
+            await rt.writer().run(_set_offset, upload_id, view.offset, values, audited=False)
             _hashers[upload_id] = (new_offset, h)
-            if new_offset == state.length:
+            if new_offset == view.length:
                 return await finish.complete(rt, session, upload_id=upload_id, running=h, actor_id=caller.user_id,
                                              now=now, expiry=_expiry(rt, now))
-            return dataclasses.replace(state, offset=new_offset, expires_at=values["expires_at"],
-                                       mime=values.get("mime", state.mime), kind=values.get("kind", state.kind))
+            return dataclasses.replace(view, offset=new_offset, expires_at=values["expires_at"],
+                                       mime=values.get("mime", view.mime), kind=values.get("kind", view.kind))
     except locks.Vanished:
-        _check_live(await _snapshot(session, upload_id, caller), now)
+        view = await _snapshot(session, upload_id, caller)
+        if _live_and_open(view, offset, now):
+            return view  # a retried final PATCH: the bytes are all here already
         raise Conflict("upload changed meanwhile; send HEAD to resume", field="Upload-Offset") from None
+
+
+def _live_and_open(view: UploadView, offset: int, now: datetime) -> bool:
+    """Refuses a PATCH to a dead upload (410) or to a complete one (409), except the retry of its final PATCH,
+    for which it answers True."""
+    _check_live(view, now)
+    if view.status == "complete":
+        if offset == view.length:
+            return True
+        raise Conflict(f"upload is complete ({view.length} bytes); nothing more can be appended",
+                       field="Upload-Offset")
+    return False
 
 
 async def _reconcile(session: AsyncSession, state: UploadView, f: BinaryIO, actor_id: int, now: datetime
@@ -248,6 +260,7 @@ async def _snapshot(session: AsyncSession, upload_id: str, caller: Principal) ->
         await session.rollback()
     if found is None or found.owner_id != caller.user_id:
         raise NotFound(f"no upload {upload_id[:64]!r}", field="upload_id")
+    state.remember_owner(upload_id, caller.user_id)
     return UploadView(*found)
 
 
