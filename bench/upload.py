@@ -6,8 +6,9 @@ copy on the same disk, measured in one run.
 The client is tuspy (chunked PATCH requests, as the field app's tus client sends them). The upload time runs from
 the creation POST to the last PATCH's answer, so it includes the server's finishing work: SHA-256, the magic-byte
 and PyAV integrity checks, the poster frame, and the move into the content-addressed store. The baseline is
-``shutil.copyfile`` of the same file on the same disk, followed by fsync (the server fsyncs every chunk); the
-median of three copies.
+``shutil.copyfile`` of the same file on the same disk, followed by fsync (the server fsyncs the finished file
+before it stores it); the median of three copies. ``TMPDIR`` chooses the disk (``TMPDIR=/dev/shm`` takes the disk
+out of both, which leaves the server's CPU path against a memory copy).
 Memory: VmHWM (peak RSS) of the server process from /proc before and after the big upload, after a small warm-up
 upload has loaded Pillow and PyAV. Goals: ratio >= 0.3, peak RSS growth < 50 MB.
 """
