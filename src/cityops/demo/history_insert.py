@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import io
-import tempfile
 from datetime import datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 from zoneinfo import ZoneInfo
 
@@ -33,7 +31,7 @@ async def placeholder_photo(rt: Runtime, s: AsyncSession, now: datetime) -> Blob
     """One synthetic after-photo (a plain JPEG), stored once and shared by every generated case."""
     from PIL import Image, ImageDraw
 
-    from cityops.media.storage import store_for
+    from cityops.media.storage import Spool, store_for
 
     im = Image.new("RGB", (320, 240), (176, 190, 197))
     ImageDraw.Draw(im).text((12, 12), "cityops demo: after-photo", fill=(33, 33, 33))
@@ -43,9 +41,10 @@ async def placeholder_photo(rt: Runtime, s: AsyncSession, now: datetime) -> Blob
     sha = hashlib.sha256(data).hexdigest()
     blob = await s.get(Blob, sha)
     if blob is None:
-        with tempfile.NamedTemporaryFile(delete=False, suffix=".jpg") as f:
-            f.write(data)
-        store_for(rt.settings.media_dir).put(Path(f.name), sha)
+        # Written next to the store, not in /tmp: the store renames it in, and /tmp may be another filesystem.
+        scratch = Spool(rt.settings.media_dir).scratch(f"{sha}.jpg")
+        scratch.write_bytes(data)
+        store_for(rt.settings.media_dir).put(scratch, sha)
         blob = Blob(sha256=sha, size=len(data), mime="image/jpeg", kind="image", width=320, height=240,
                     meta={"synthetic": True}, created_at=now)
         s.add(blob)
