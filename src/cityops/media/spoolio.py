@@ -40,16 +40,16 @@ class Appender:
         if self.pending is not None:
             pending, self.pending = self.pending, None
             await pending
-            end = self.f.tell()
-            if end - self.unflushed_from >= WRITEBACK_BYTES:
-                start_writeback(self.f, self.unflushed_from, end - self.unflushed_from)
-                self.unflushed_from = end
+            self._write_out(WRITEBACK_BYTES)
 
     async def close(self) -> None:
         """All written: start writing out what is left (not waited for)."""
         await self.drain()
+        self._write_out(1)
+
+    def _write_out(self, at_least: int) -> None:
         end = self.f.tell()
-        if end > self.unflushed_from:
+        if end - self.unflushed_from >= at_least:
             start_writeback(self.f, self.unflushed_from, end - self.unflushed_from)
             self.unflushed_from = end
 
